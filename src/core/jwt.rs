@@ -1,0 +1,503 @@
+//! Reading the claims of a JWT without verifying it.
+//!
+//! The client only needs `exp` and `iat` to decide when to refresh, and `aud`
+//! / `iss` to find the app id the way passage-js does. Signatures are the
+//! backend's business. Every input here is untrusted (it comes from storage or
+//! from the network), so nothing in this module panics, and the JSON reader is
+//! bounded in depth and never allocates more than the input's size.
+
+/// The claims of an auth token that the client uses.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Claims {
+    /// Expiry, unix seconds.
+    pub exp: i64,
+    /// Issued at, unix seconds, when present.
+    pub iat: Option<i64>,
+    /// The app id as passage-js derives it: `aud[1]`, else the last path
+    /// segment of `iss`.
+    pub app_id: Option<String>,
+}
+
+/// Why a string is not a JWT.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JwtError {
+    /// Not three dot-separated segments.
+    Shape,
+    /// The payload is not valid base64url.
+    Base64,
+    /// The payload is not a JSON object.
+    Json,
+    /// The payload has no numeric `exp`.
+    NoExp,
+}
+
+/// The longest token accepted. Passage tokens are well under 2 KB; a cap
+/// keeps a hostile storage value from costing time or memory.
+const MAX_TOKEN_LEN: usize = 16 * 1024;
+
+/// Decodes the payload of `token` and returns its claims.
+pub fn decode(token: &str) -> Result<Claims, JwtError> {
+    if token.len() > MAX_TOKEN_LEN {
+        return Err(JwtError::Shape);
+    }
+    let mut parts = token.split('.');
+    let (Some(header), Some(payload), Some(signature), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(JwtError::Shape);
+    };
+    if header.is_empty() || payload.is_empty() || !is_base64url(header) || !is_base64url(signature)
+    {
+        return Err(JwtError::Shape);
+    }
+    let bytes = base64url_decode(payload).ok_or(JwtError::Base64)?;
+    let text = core::str::from_utf8(&bytes).map_err(|_| JwtError::Json)?;
+    parse_claims(text)
+}
+
+fn is_base64url(s: &str) -> bool {
+    s.bytes().all(|b| sextet(b).is_some())
+}
+
+fn sextet(b: u8) -> Option<u8> {
+    match b {
+        b'A'..=b'Z' => Some(b - b'A'),
+        b'a'..=b'z' => Some(b - b'a' + 26),
+        b'0'..=b'9' => Some(b - b'0' + 52),
+        b'-' => Some(62),
+        b'_' => Some(63),
+        _ => None,
+    }
+}
+
+/// Decodes unpadded (or `=`-padded) base64url.
+pub fn base64url_decode(input: &str) -> Option<Vec<u8>> {
+    let input = input.trim_end_matches('=');
+    if input.len() % 4 == 1 {
+        return None;
+    }
+    let mut out = Vec::with_capacity(input.len() * 3 / 4);
+    let mut acc: u32 = 0;
+    let mut bits = 0;
+    for b in input.bytes() {
+        acc = (acc << 6) | u32::from(sextet(b)?);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+        }
+    }
+    Some(out)
+}
+
+fn parse_claims(text: &str) -> Result<Claims, JwtError> {
+    let mut p = Parser {
+        s: text.as_bytes(),
+        i: 0,
+    };
+    let mut exp = None;
+    let mut iat = None;
+    let mut aud_app = None;
+    let mut iss = None;
+    p.ws();
+    p.eat(b'{').ok_or(JwtError::Json)?;
+    p.ws();
+    if p.peek() == Some(b'}') {
+        p.i += 1;
+    } else {
+        loop {
+            p.ws();
+            let key = p.string().ok_or(JwtError::Json)?;
+            p.ws();
+            p.eat(b':').ok_or(JwtError::Json)?;
+            p.ws();
+            match key.as_str() {
+                "exp" => exp = p.number_or_skip()?,
+                "iat" => iat = p.number_or_skip()?,
+                "iss" => iss = p.string_or_skip()?,
+                "aud" => aud_app = p.aud()?,
+                _ => p.skip_value(0).ok_or(JwtError::Json)?,
+            }
+            p.ws();
+            match p.next() {
+                Some(b',') => continue,
+                Some(b'}') => break,
+                _ => return Err(JwtError::Json),
+            }
+        }
+    }
+    p.ws();
+    if p.i != p.s.len() {
+        return Err(JwtError::Json);
+    }
+    let exp = exp.ok_or(JwtError::NoExp)?;
+    let app_id = aud_app.or_else(|| {
+        iss.as_deref()
+            .and_then(|iss| iss.trim_end_matches('/').rsplit('/').next())
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+    });
+    Ok(Claims { exp, iat, app_id })
+}
+
+/// JSON nesting allowed inside claims we skip over.
+const MAX_DEPTH: u32 = 32;
+
+struct Parser<'a> {
+    s: &'a [u8],
+    i: usize,
+}
+
+impl Parser<'_> {
+    fn peek(&self) -> Option<u8> {
+        self.s.get(self.i).copied()
+    }
+
+    fn next(&mut self) -> Option<u8> {
+        let b = self.peek()?;
+        self.i += 1;
+        Some(b)
+    }
+
+    fn eat(&mut self, b: u8) -> Option<()> {
+        (self.next()? == b).then_some(())
+    }
+
+    fn ws(&mut self) {
+        while matches!(self.peek(), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+            self.i += 1;
+        }
+    }
+
+    fn literal(&mut self, word: &[u8]) -> Option<()> {
+        let end = self.i.checked_add(word.len())?;
+        (self.s.get(self.i..end)? == word).then(|| self.i = end)
+    }
+
+    fn hex4(&mut self) -> Option<u32> {
+        let mut v = 0;
+        for _ in 0..4 {
+            let d = char::from(self.next()?).to_digit(16)?;
+            v = v * 16 + d;
+        }
+        Some(v)
+    }
+
+    /// A JSON string, unescaped.
+    fn string(&mut self) -> Option<String> {
+        self.eat(b'"')?;
+        let mut out = String::new();
+        loop {
+            let start = self.i;
+            while !matches!(self.peek()?, b'"' | b'\\' | 0..=0x1f) {
+                self.i += 1;
+            }
+            // The input is a &str and we stop only at ASCII bytes, so this
+            // slice is valid UTF-8.
+            out.push_str(core::str::from_utf8(&self.s[start..self.i]).ok()?);
+            match self.next()? {
+                b'"' => return Some(out),
+                b'\\' => {
+                    let c = match self.next()? {
+                        b'"' => '"',
+                        b'\\' => '\\',
+                        b'/' => '/',
+                        b'b' => '\u{8}',
+                        b'f' => '\u{c}',
+                        b'n' => '\n',
+                        b'r' => '\r',
+                        b't' => '\t',
+                        b'u' => {
+                            let hi = self.hex4()?;
+                            let code = if (0xD800..0xDC00).contains(&hi) {
+                                self.literal(b"\\u")?;
+                                let lo = self.hex4()?;
+                                if !(0xDC00..0xE000).contains(&lo) {
+                                    return None;
+                                }
+                                0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00)
+                            } else {
+                                hi
+                            };
+                            char::from_u32(code)?
+                        }
+                        _ => return None,
+                    };
+                    out.push(c);
+                }
+                _ => return None, // a raw control character
+            }
+        }
+    }
+
+    /// A JSON number as whole seconds (fractions are dropped, which errs on
+    /// the side of an earlier expiry). `None` when it does not fit an i64.
+    fn number(&mut self) -> Option<i64> {
+        let negative = self.peek() == Some(b'-');
+        if negative {
+            self.i += 1;
+        }
+        // The digits, integer and fraction, as one integer, and the power
+        // of ten that scales it back.
+        let mut mantissa: i64 = 0;
+        let mut scale: i64 = 0;
+        let mut digits = 0;
+        let mut in_fraction = false;
+        loop {
+            match self.peek() {
+                Some(d @ b'0'..=b'9') => {
+                    if !in_fraction && digits == 1 && mantissa == 0 {
+                        return None; // a leading zero
+                    }
+                    let next = mantissa
+                        .checked_mul(10)
+                        .and_then(|m| m.checked_add(i64::from(d - b'0')));
+                    match (next, in_fraction) {
+                        (Some(m), _) => {
+                            mantissa = m;
+                            scale -= i64::from(in_fraction);
+                        }
+                        (None, false) => return None,
+                        (None, true) => {} // fraction digits beyond precision
+                    }
+                    digits += 1;
+                }
+                Some(b'.') if !in_fraction && digits > 0 => {
+                    in_fraction = true;
+                    digits = 0;
+                }
+                _ => break,
+            }
+            self.i += 1;
+        }
+        if digits == 0 {
+            return None;
+        }
+        if matches!(self.peek(), Some(b'e' | b'E')) {
+            self.i += 1;
+            let sign = match self.peek() {
+                Some(b'-') => {
+                    self.i += 1;
+                    -1
+                }
+                Some(b'+') => {
+                    self.i += 1;
+                    1
+                }
+                _ => 1,
+            };
+            let mut e: i64 = 0;
+            let start = self.i;
+            while let Some(d @ b'0'..=b'9') = self.peek() {
+                e = e.saturating_mul(10).saturating_add(i64::from(d - b'0'));
+                self.i += 1;
+            }
+            if self.i == start {
+                return None;
+            }
+            scale = scale.saturating_add(sign * e);
+        }
+        let int = if scale >= 0 {
+            mantissa.checked_mul(10i64.checked_pow(u32::try_from(scale).ok()?)?)?
+        } else {
+            u32::try_from(-scale)
+                .ok()
+                .and_then(|s| 10i64.checked_pow(s))
+                .map_or(0, |p| mantissa / p)
+        };
+        Some(if negative { -int } else { int })
+    }
+
+    /// A claim that should be a number: any other JSON value counts as absent.
+    fn number_or_skip(&mut self) -> Result<Option<i64>, JwtError> {
+        if matches!(self.peek(), Some(b'-' | b'0'..=b'9')) {
+            let start = self.i;
+            if let Some(n) = self.number() {
+                return Ok(Some(n));
+            }
+            // Valid JSON but out of range: skip it as a value.
+            self.i = start;
+        }
+        self.skip_value(0).ok_or(JwtError::Json)?;
+        Ok(None)
+    }
+
+    fn string_or_skip(&mut self) -> Result<Option<String>, JwtError> {
+        if self.peek() == Some(b'"') {
+            return self.string().map(Some).ok_or(JwtError::Json);
+        }
+        self.skip_value(0).ok_or(JwtError::Json)?;
+        Ok(None)
+    }
+
+    /// `aud` as Passage writes it, `[origin, appId]`: returns `aud[1]`.
+    fn aud(&mut self) -> Result<Option<String>, JwtError> {
+        if self.peek() != Some(b'[') {
+            self.skip_value(0).ok_or(JwtError::Json)?;
+            return Ok(None);
+        }
+        self.i += 1;
+        let mut index = 0;
+        let mut second = None;
+        self.ws();
+        if self.peek() == Some(b']') {
+            self.i += 1;
+            return Ok(None);
+        }
+        loop {
+            self.ws();
+            if index == 1 {
+                second = self.string_or_skip()?;
+            } else {
+                self.skip_value(1).ok_or(JwtError::Json)?;
+            }
+            index += 1;
+            self.ws();
+            match self.next() {
+                Some(b',') => continue,
+                Some(b']') => return Ok(second.filter(|s| !s.is_empty())),
+                _ => return Err(JwtError::Json),
+            }
+        }
+    }
+
+    fn skip_value(&mut self, depth: u32) -> Option<()> {
+        if depth > MAX_DEPTH {
+            return None;
+        }
+        match self.peek()? {
+            b'"' => self.string().map(drop),
+            b'{' | b'[' => {
+                let close = if self.next()? == b'{' { b'}' } else { b']' };
+                self.ws();
+                if self.peek()? == close {
+                    self.i += 1;
+                    return Some(());
+                }
+                loop {
+                    self.ws();
+                    if close == b'}' {
+                        self.string()?;
+                        self.ws();
+                        self.eat(b':')?;
+                        self.ws();
+                    }
+                    self.skip_value(depth + 1)?;
+                    self.ws();
+                    match self.next()? {
+                        b',' => continue,
+                        b if b == close => return Some(()),
+                        _ => return None,
+                    }
+                }
+            }
+            b't' => self.literal(b"true"),
+            b'f' => self.literal(b"false"),
+            b'n' => self.literal(b"null"),
+            b'-' | b'0'..=b'9' => self.number().map(drop).or_else(|| {
+                // Huge but valid numbers are skipped by shape.
+                while matches!(
+                    self.peek(),
+                    Some(b'0'..=b'9' | b'.' | b'e' | b'E' | b'+' | b'-')
+                ) {
+                    self.i += 1;
+                }
+                Some(())
+            }),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn jwt(payload: &str) -> String {
+        crate::core::testing::jwt_with(payload)
+    }
+
+    fn b64(s: &str) -> String {
+        crate::core::testing::b64(s.as_bytes())
+    }
+
+    #[test]
+    fn reads_exp_iat_and_app_id_from_aud() {
+        let c = decode(&jwt(
+            r#"{"sub":"u1","exp":1700000300,"iat":1700000000,"aud":["https://example.com","app123"],"iss":"https://auth.passage.id/v1/apps/other"}"#,
+        ))
+        .unwrap();
+        assert_eq!(c.exp, 1_700_000_300);
+        assert_eq!(c.iat, Some(1_700_000_000));
+        assert_eq!(c.app_id.as_deref(), Some("app123"));
+    }
+
+    #[test]
+    fn app_id_falls_back_to_last_segment_of_iss() {
+        let c = decode(&jwt(
+            r#"{"exp":5,"aud":"x","iss":"https://auth.passage.id/v1/apps/abc/"}"#,
+        ))
+        .unwrap();
+        assert_eq!(c.app_id.as_deref(), Some("abc"));
+        assert_eq!(c.iat, None);
+    }
+
+    #[test]
+    fn base64url_round_trips_every_length() {
+        for n in 0..40 {
+            let s: String = (0..n).map(|i| char::from(b'a' + (i % 26) as u8)).collect();
+            assert_eq!(base64url_decode(&b64(&s)).unwrap(), s.as_bytes());
+        }
+        assert_eq!(base64url_decode("YQ==").unwrap(), b"a");
+        assert_eq!(base64url_decode("Y"), None);
+        assert_eq!(base64url_decode("Y+Q"), None);
+    }
+
+    #[test]
+    fn refuses_what_is_not_a_jwt() {
+        for bad in [
+            "",
+            "abc",
+            "a.b",
+            "a.b.c.d",
+            ".e30.",
+            "a.!!!.c",
+            "a.e30.c d",
+            &jwt("[]"),
+            &jwt("null"),
+            &jwt(r#"{"exp":1"#),
+            &jwt(r#"{"exp":1} x"#),
+            &jwt(r#"{"exp":"1"}"#),
+            &jwt(r#"{"iat":1}"#),
+            &jwt(r#"{"exp":01}"#),
+            &jwt(r#"{"exp":1e999}"#),
+            &jwt(r#"{"exp":1,"x":"\ud800"}"#),
+        ] {
+            assert!(decode(bad).is_err(), "{bad:?} accepted");
+        }
+        assert_eq!(decode(&jwt(r#"{"iat":1}"#)), Err(JwtError::NoExp));
+        assert_eq!(decode("a.!!!.c"), Err(JwtError::Base64));
+        assert_eq!(decode("a!.e30.c"), Err(JwtError::Shape));
+    }
+
+    #[test]
+    fn tolerates_the_json_real_tokens_carry() {
+        let c = decode(&jwt(
+            " { \"n\" : null , \"o\":{\"a\":[1,2.5e3,true,false,{}],\"b\":[]}, \"s\":\"\\u00e9\\ud83d\\ude00\\n\", \"exp\" : 1.9e3 } ",
+        ))
+        .unwrap();
+        assert_eq!(c.exp, 1900);
+        assert_eq!(
+            decode(&jwt(r#"{"exp":1700000000.75}"#)).unwrap().exp,
+            1_700_000_000
+        );
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_not_overflowed() {
+        let deep = format!(r#"{{"exp":1,"x":{}{}}}"#, "[".repeat(100), "]".repeat(100));
+        assert_eq!(decode(&jwt(&deep)), Err(JwtError::Json));
+        let long = "a".repeat(MAX_TOKEN_LEN + 1);
+        assert_eq!(decode(&long), Err(JwtError::Shape));
+    }
+}

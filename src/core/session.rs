@@ -1,0 +1,360 @@
+//! The stored session and what it means at a given moment.
+
+use super::error::{Code, Error};
+use super::jwt::{self, Claims};
+use super::policy::Policy;
+
+/// The longest refresh token accepted from anywhere; Passage's are 50-odd
+/// characters.
+const MAX_REFRESH_TOKEN_LEN: usize = 4096;
+
+/// What the store holds: the raw strings, plus the auth token's claims
+/// decoded once when the session is built.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Session {
+    auth_token: Option<String>,
+    claims: Option<Claims>,
+    refresh_token: Option<String>,
+    refresh_expiration: Option<i64>,
+}
+
+/// A session's state at one moment.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Status {
+    /// The auth token may be handed out until `until_ms` on the local clock.
+    Fresh {
+        /// Local time (ms) at which the token stops being fresh.
+        until_ms: f64,
+    },
+    /// The auth token is missing, malformed or stale, and a refresh token
+    /// exists.
+    NeedsRefresh,
+    /// `refresh_token_expiration` has passed: the session is over.
+    Ended,
+    /// Nothing usable: no fresh token and no refresh token.
+    SignedOut,
+}
+
+/// The fields of an AuthResult or of a refresh reply, as read from
+/// JavaScript, before validation.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RawAuthResult {
+    /// `auth_token` / `authToken`.
+    pub auth_token: Option<String>,
+    /// `refresh_token` / `refreshToken`.
+    pub refresh_token: Option<String>,
+    /// `refresh_token_expiration` / `refreshTokenExpiration`, unix seconds.
+    pub refresh_expiration: Option<f64>,
+}
+
+impl Session {
+    /// A session from stored strings. Bad values are not errors here: a
+    /// malformed auth token simply is not fresh, an empty refresh token is
+    /// absent.
+    pub fn from_stored(
+        auth_token: Option<String>,
+        refresh_token: Option<String>,
+        refresh_expiration: Option<&str>,
+    ) -> Self {
+        let auth_token = auth_token.filter(|t| !t.is_empty());
+        let claims = auth_token.as_deref().and_then(|t| jwt::decode(t).ok());
+        Session {
+            auth_token,
+            claims,
+            refresh_token: refresh_token.filter(|t| valid_refresh_token(t)),
+            refresh_expiration: refresh_expiration.and_then(parse_unix_seconds),
+        }
+    }
+
+    /// The session an AuthResult from login describes. It replaces the
+    /// whole session: no field of a previous session survives.
+    pub fn from_auth_result(raw: RawAuthResult) -> Result<Self, Error> {
+        let bad = |message| Err(Error::new(Code::InvalidAuthResult, message));
+        let Some(auth_token) = raw.auth_token else {
+            return bad("auth_token is missing");
+        };
+        let Ok(claims) = jwt::decode(&auth_token) else {
+            return bad("auth_token is not a JWT with a numeric exp");
+        };
+        let refresh_token = match raw.refresh_token {
+            Some(t) if !valid_refresh_token(&t) => return bad("refresh_token is malformed"),
+            other => other,
+        };
+        let refresh_expiration = match raw.refresh_expiration {
+            Some(s) => match seconds_from_f64(s) {
+                Some(s) => Some(s),
+                None => return bad("refresh_token_expiration is not a unix time"),
+            },
+            None => None,
+        };
+        Ok(Session {
+            auth_token: Some(auth_token),
+            claims: Some(claims),
+            refresh_token,
+            refresh_expiration,
+        })
+    }
+
+    /// The session after a successful refresh reply. A reply without
+    /// `refresh_token_expiration` keeps the stored one; one without a
+    /// refresh token (a server that does not rotate) keeps the one used.
+    pub fn after_refresh(&self, raw: RawAuthResult) -> Result<Self, Error> {
+        let invalid = Error::new(
+            Code::InvalidResponse,
+            "the refresh reply is not an auth_result",
+        );
+        let mut next = Session::from_auth_result(RawAuthResult {
+            refresh_token: raw.refresh_token.or_else(|| self.refresh_token.clone()),
+            ..raw
+        })
+        .map_err(|_| invalid)?;
+        if next.refresh_expiration.is_none() {
+            next.refresh_expiration = self.refresh_expiration;
+        }
+        Ok(next)
+    }
+
+    /// The stored auth token, well-formed or not.
+    pub fn auth_token(&self) -> Option<&str> {
+        self.auth_token.as_deref()
+    }
+
+    /// The auth token's claims, when it is a JWT.
+    pub fn claims(&self) -> Option<&Claims> {
+        self.claims.as_ref()
+    }
+
+    /// The refresh token.
+    pub fn refresh_token(&self) -> Option<&str> {
+        self.refresh_token.as_deref()
+    }
+
+    /// The end of the session, unix seconds, when known.
+    pub fn refresh_expiration(&self) -> Option<i64> {
+        self.refresh_expiration
+    }
+
+    /// True when nothing at all is stored.
+    pub fn is_empty(&self) -> bool {
+        self.auth_token.is_none() && self.refresh_token.is_none()
+    }
+
+    /// The session's state at local time `now_ms`, with the server clock
+    /// `skew_ms` ahead of the local one.
+    pub fn status(&self, now_ms: f64, skew_ms: f64, policy: &Policy) -> Status {
+        let server_now = now_ms + skew_ms;
+        let end_ms = self.refresh_expiration.map(|s| s as f64 * 1000.0);
+        if end_ms.is_some_and(|end| server_now >= end) {
+            return Status::Ended;
+        }
+        if let Some(claims) = &self.claims {
+            let mut until = (claims.exp as f64) * 1000.0 - policy.leeway_for(claims) as f64;
+            if let Some(end) = end_ms {
+                until = until.min(end);
+            }
+            if server_now < until {
+                return Status::Fresh {
+                    until_ms: until - skew_ms,
+                };
+            }
+        }
+        if self.refresh_token.is_some() {
+            Status::NeedsRefresh
+        } else {
+            Status::SignedOut
+        }
+    }
+
+    /// `authGuard`: a well-formed JWT whose `exp` has not passed, in a
+    /// session that has not ended. No leeway: this answers "is the user
+    /// signed in", not "should we refresh".
+    pub fn is_authenticated(&self, now_ms: f64, skew_ms: f64) -> bool {
+        let server_now = now_ms + skew_ms;
+        let ended = self
+            .refresh_expiration
+            .is_some_and(|s| server_now >= s as f64 * 1000.0);
+        !ended
+            && self
+                .claims
+                .as_ref()
+                .is_some_and(|c| server_now < c.exp as f64 * 1000.0)
+    }
+}
+
+fn valid_refresh_token(t: &str) -> bool {
+    !t.is_empty() && t.len() <= MAX_REFRESH_TOKEN_LEN
+}
+
+/// Unix seconds from a stored decimal string; anything else is unknown.
+pub fn parse_unix_seconds(s: &str) -> Option<i64> {
+    let s = s.trim();
+    let (int, frac) = s.split_once('.').unwrap_or((s, "0"));
+    if int.is_empty()
+        || int.len() > 15
+        || !int.bytes().all(|b| b.is_ascii_digit())
+        || !frac.bytes().all(|b| b.is_ascii_digit())
+    {
+        return None;
+    }
+    int.parse().ok()
+}
+
+fn seconds_from_f64(s: f64) -> Option<i64> {
+    // Up to year 275 760, the largest Date JavaScript can hold.
+    (s.is_finite() && (0.0..=8.64e12).contains(&s)).then_some(s as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::testing::jwt;
+
+    fn raw(auth: Option<&str>, rt: Option<&str>, exp: Option<f64>) -> RawAuthResult {
+        RawAuthResult {
+            auth_token: auth.map(str::to_owned),
+            refresh_token: rt.map(str::to_owned),
+            refresh_expiration: exp,
+        }
+    }
+
+    const NOW: f64 = 1_700_000_000_000.0;
+
+    #[test]
+    fn fresh_until_exp_minus_leeway() {
+        let s =
+            Session::from_auth_result(raw(Some(&jwt(1_699_999_700, 1_700_000_300)), None, None))
+                .unwrap();
+        let p = Policy::default();
+        assert_eq!(
+            s.status(NOW, 0.0, &p),
+            Status::Fresh {
+                until_ms: 1_700_000_290_000.0
+            }
+        );
+        assert_eq!(s.status(1_700_000_290_000.0, 0.0, &p), Status::SignedOut);
+        assert!(s.is_authenticated(1_700_000_290_000.0, 0.0));
+        assert!(!s.is_authenticated(1_700_000_300_000.0, 0.0));
+    }
+
+    #[test]
+    fn stale_token_with_refresh_token_needs_refresh() {
+        let s = Session::from_stored(Some(jwt(1, 2)), Some("rt".into()), None);
+        assert_eq!(s.status(NOW, 0.0, &Policy::default()), Status::NeedsRefresh);
+        let s = Session::from_stored(Some("garbage".into()), Some("rt".into()), None);
+        assert_eq!(s.claims(), None);
+        assert_eq!(s.status(NOW, 0.0, &Policy::default()), Status::NeedsRefresh);
+        let s = Session::from_stored(None, Some("rt".into()), None);
+        assert_eq!(s.status(NOW, 0.0, &Policy::default()), Status::NeedsRefresh);
+    }
+
+    #[test]
+    fn past_refresh_expiration_ends_even_a_fresh_session() {
+        let s = Session::from_stored(
+            Some(jwt(1_699_999_990, 1_700_000_300)),
+            Some("rt".into()),
+            Some("1699999999"),
+        );
+        assert_eq!(s.status(NOW, 0.0, &Policy::default()), Status::Ended);
+        assert!(!s.is_authenticated(NOW, 0.0));
+    }
+
+    #[test]
+    fn freshness_is_capped_at_the_session_end() {
+        let s = Session::from_stored(
+            Some(jwt(1_699_999_990, 1_700_000_300)),
+            Some("rt".into()),
+            Some("1700000100"),
+        );
+        assert_eq!(
+            s.status(NOW, 0.0, &Policy::default()),
+            Status::Fresh {
+                until_ms: 1_700_000_100_000.0
+            }
+        );
+    }
+
+    #[test]
+    fn skew_shifts_freshness_onto_the_local_clock() {
+        // The server's clock is 60 s behind ours.
+        let s = Session::from_stored(Some(jwt(1_699_999_940, 1_700_000_240)), None, None);
+        let p = Policy::default();
+        assert_eq!(
+            s.status(NOW, 0.0, &p),
+            Status::Fresh {
+                until_ms: 1_700_000_230_000.0
+            }
+        );
+        assert_eq!(
+            s.status(NOW, -60_000.0, &p),
+            Status::Fresh {
+                until_ms: 1_700_000_290_000.0
+            }
+        );
+    }
+
+    #[test]
+    fn a_two_second_token_is_used_for_most_of_its_life() {
+        let s = Session::from_stored(
+            Some(jwt(1_700_000_000, 1_700_000_002)),
+            Some("rt".into()),
+            None,
+        );
+        assert_eq!(
+            s.status(NOW, 0.0, &Policy::default()),
+            Status::Fresh {
+                until_ms: 1_700_000_001_800.0
+            }
+        );
+    }
+
+    #[test]
+    fn auth_result_is_validated_and_replaces_everything() {
+        let token = jwt(1, 2);
+        let s = Session::from_auth_result(raw(Some(&token), Some("rt"), Some(1.7e9))).unwrap();
+        assert_eq!(s.refresh_expiration(), Some(1_700_000_000));
+        let s = Session::from_auth_result(raw(Some(&token), None, None)).unwrap();
+        assert_eq!(s.refresh_token(), None);
+        for bad in [
+            raw(None, Some("rt"), None),
+            raw(Some("x.y.z"), Some("rt"), None),
+            raw(Some(&token), Some(""), None),
+            raw(Some(&token), Some(&"r".repeat(5000)), None),
+            raw(Some(&token), None, Some(f64::NAN)),
+            raw(Some(&token), None, Some(-1.0)),
+        ] {
+            let e = Session::from_auth_result(bad).unwrap_err();
+            assert_eq!(e.code, Code::InvalidAuthResult);
+        }
+    }
+
+    #[test]
+    fn refresh_reply_keeps_stored_expiration_when_absent() {
+        let old = Session::from_stored(Some(jwt(1, 2)), Some("rt1".into()), Some("1800000000"));
+        let next = old
+            .after_refresh(raw(Some(&jwt(3, 4)), Some("rt2"), None))
+            .unwrap();
+        assert_eq!(next.refresh_token(), Some("rt2"));
+        assert_eq!(next.refresh_expiration(), Some(1_800_000_000));
+        let next = old
+            .after_refresh(raw(Some(&jwt(3, 4)), None, Some(1.9e9)))
+            .unwrap();
+        assert_eq!(next.refresh_token(), Some("rt1"));
+        assert_eq!(next.refresh_expiration(), Some(1_900_000_000));
+        let e = old
+            .after_refresh(raw(Some("nope"), Some("rt2"), None))
+            .unwrap_err();
+        assert_eq!(e.code, Code::InvalidResponse);
+    }
+
+    #[test]
+    fn stored_values_are_read_leniently() {
+        let s = Session::from_stored(Some(String::new()), Some(String::new()), Some("soon"));
+        assert!(s.is_empty());
+        assert_eq!(s.refresh_expiration(), None);
+        assert_eq!(parse_unix_seconds(" 1700000000 "), Some(1_700_000_000));
+        assert_eq!(parse_unix_seconds("1700000000.5"), Some(1_700_000_000));
+        for bad in ["", "-1", "1e9", "0x10", "1.2.3", "99999999999999999999"] {
+            assert_eq!(parse_unix_seconds(bad), None, "{bad}");
+        }
+    }
+}
