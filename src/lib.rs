@@ -7,3 +7,8 @@
 #![deny(missing_docs)]
 
 pub mod core;
+
+#[cfg(target_arch = "wasm32")]
+mod browser;
+#[cfg(target_arch = "wasm32")]
+mod js_api;

@@ -1,0 +1,118 @@
+/** The stable codes of a {@link PassageError}. */
+export type PassageErrorCode =
+  | "login_required"
+  | "network"
+  | "server"
+  | "rate_limited"
+  | "invalid_response"
+  | "invalid_auth_result"
+  | "storage"
+  | "invalid_options";
+
+/** Every failure of the library: a real `Error` with a stable `code`. */
+export declare class PassageError extends Error {
+  constructor(code: PassageErrorCode, message: string, retryAfter?: number);
+  readonly name: "PassageError";
+  readonly code: PassageErrorCode;
+  /** For `rate_limited`: the seconds the server asked to wait, when it said. */
+  readonly retryAfter?: number;
+}
+
+/** The result of a login, as Passage's `onSuccess` hands it over (snake_case). */
+export interface AuthResultSnake {
+  auth_token: string;
+  redirect_url?: string;
+  refresh_token?: string;
+  /** Unix seconds: the absolute end of the session. */
+  refresh_token_expiration?: number;
+}
+
+/** The result of a login, camelCase spelling. */
+export interface AuthResultCamel {
+  authToken: string;
+  redirectUrl?: string;
+  refreshToken?: string;
+  /** Unix seconds: the absolute end of the session. */
+  refreshTokenExpiration?: number;
+}
+
+/** Either spelling of an AuthResult. */
+export type AuthResult = AuthResultSnake | AuthResultCamel;
+
+/** What a custom store's `setTokens` receives. */
+export interface StoredTokens {
+  authToken: string;
+  redirectUrl: string;
+  refreshToken?: string;
+  refreshTokenExpiration?: number;
+}
+
+/** passage-js's `TokenStore` shape: each method may return a value or a promise of it. */
+export interface TokenStore {
+  getAuthToken(): string | null | undefined | Promise<string | null | undefined>;
+  getRefreshToken(): string | null | undefined | Promise<string | null | undefined>;
+  setTokens(tokens: StoredTokens): void | Promise<void>;
+  clearTokens(): void | Promise<void>;
+  /** Optional: where the store keeps the session's end itself. */
+  getRefreshTokenExpiration?(): number | string | null | undefined | Promise<number | string | null | undefined>;
+}
+
+/** Options of {@link PassageUser}. Unknown keys are refused. */
+export interface PassageUserOptions {
+  /** Your Passage app id; defaults to the one named in the stored token (`aud[1]`, else the end of `iss`). */
+  appId?: string;
+  /** Defaults to `https://auth.passage.id`. */
+  authOrigin?: string;
+  /** Where the session is kept. Defaults to `"localStorage"` (memory where localStorage is unavailable). */
+  tokenStore?: "localStorage" | "memory" | TokenStore;
+  /** Seconds before `exp` at which a token counts as stale (at most a tenth of its lifetime). Default 10. */
+  leeway?: number;
+  /** Timeout of each request to the auth server, in seconds. Default 10. */
+  timeoutInSeconds?: number;
+  /** Mirror the auth token into the `psg_auth_token` cookie (default store only). Default true. */
+  authTokenCookie?: boolean;
+}
+
+/** The auth events. */
+export type AuthEvent = "SIGNED_IN" | "TOKEN_REFRESHED" | "SIGNED_OUT";
+
+/** Why a session ended. */
+export type SignOutReason = "sign_out" | "refresh_refused" | "expired" | "other_tab";
+
+/** The second argument of an auth-state listener. */
+export interface AuthEventDetail {
+  /** For SIGNED_OUT. */
+  reason?: SignOutReason;
+  /** Unix seconds at which the current auth token expires, when signed in. */
+  expiresAt?: number;
+}
+
+/** A Passage user as `GET /currentuser` describes it. */
+export interface PassageUserInfo {
+  id: string;
+  email?: string;
+  status?: string;
+  [field: string]: unknown;
+}
+
+/** The signed-in user's session. */
+export declare class PassageUser {
+  constructor(options?: PassageUserOptions);
+  /** Stores a login's AuthResult, replacing the whole session. Throws `invalid_auth_result`. */
+  setAuthResult(authResult: AuthResult): void;
+  /** The auth token, refreshed only when needed. */
+  getAuthToken(): Promise<string>;
+  /** Forces one refresh (joining one in flight). */
+  refresh(): Promise<string>;
+  /** True when a well-formed, unexpired auth token is stored. No network. */
+  authGuard(): Promise<boolean>;
+  /** The current user, or `undefined` when signed out. */
+  userInfo(): Promise<PassageUserInfo | undefined>;
+  /** Ends the session everywhere; `true` once the server confirmed the revocation. */
+  signOut(): Promise<boolean>;
+  /** Subscribes to auth events; returns the unsubscribe function. */
+  onAuthStateChange(listener: (event: AuthEvent, detail: AuthEventDetail) => void): () => void;
+}
+
+/** The names of the auth events. */
+export declare const AUTH_EVENTS: readonly AuthEvent[];

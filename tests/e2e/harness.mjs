@@ -1,0 +1,125 @@
+// Shared pieces of the browser tests: a static server on 127.0.0.1, the
+// local auth server, Chromium, and unsigned JWTs for tests that need no
+// server.
+import { createServer } from "node:http";
+import { spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { extname, join, normalize, resolve } from "node:path";
+import { createInterface } from "node:readline";
+import { chromium } from "playwright-core";
+
+export const ROOT = resolve(import.meta.dirname, "../..");
+
+const TYPES = {
+  ".html": "text/html; charset=utf-8",
+  ".js": "text/javascript; charset=utf-8",
+  ".mjs": "text/javascript; charset=utf-8",
+  ".wasm": "application/wasm",
+  ".json": "application/json",
+  ".css": "text/css",
+};
+
+/** Serves the repository root read-only on 127.0.0.1 (an ephemeral port). */
+export async function startStatic(root = ROOT) {
+  const server = createServer((req, res) => {
+    const path = normalize(decodeURIComponent(new URL(req.url, "http://x").pathname));
+    const file = join(root, path.endsWith("/") ? path + "index.html" : path);
+    if (!file.startsWith(root)) {
+      res.writeHead(403).end();
+      return;
+    }
+    try {
+      if (!statSync(file).isFile()) throw new Error("not a file");
+      res.writeHead(200, { "content-type": TYPES[extname(file)] ?? "application/octet-stream", "cache-control": "no-store" });
+      res.end(readFileSync(file));
+    } catch {
+      res.writeHead(404).end("not found");
+    }
+  });
+  await new Promise((ok) => server.listen(0, "127.0.0.1", ok));
+  const url = `http://127.0.0.1:${server.address().port}`;
+  return { url, close: () => new Promise((ok) => server.close(ok)) };
+}
+
+/** Starts the local auth server on a free port with a fresh data dir. */
+export async function startAuthServer(args = [], dataDir = mkdtempSync(join(tmpdir(), "psg-auth-"))) {
+  const bin = join(ROOT, "target/debug/passage-auth-server");
+  const child = spawn(bin, ["--addr", "127.0.0.1:0", "--data", dataDir, ...args], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const stderr = [];
+  child.stderr.on("data", (d) => stderr.push(d));
+  const url = await new Promise((ok, fail) => {
+    const timer = setTimeout(() => fail(new Error("auth server did not start: " + Buffer.concat(stderr))), 30_000);
+    createInterface({ input: child.stdout }).on("line", (line) => {
+      const m = /^listening on (http:\/\/\S+)/.exec(line);
+      if (m) {
+        clearTimeout(timer);
+        ok(m[1]);
+      }
+    });
+    child.on("exit", (code) => fail(new Error(`auth server exited ${code}: ${Buffer.concat(stderr)}`)));
+  });
+  const admin = async (method, path, body) => {
+    const res = await fetch(url + path, {
+      method,
+      headers: { authorization: "Bearer local-admin-key", "content-type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${text}`);
+    return text ? JSON.parse(text) : undefined;
+  };
+  return {
+    url,
+    dataDir,
+    admin,
+    stop: () =>
+      new Promise((ok) => {
+        if (child.exitCode !== null) return ok();
+        child.on("exit", ok);
+        child.kill("SIGTERM");
+      }),
+  };
+}
+
+/** Headless Debian Chromium, kept off the network beyond 127.0.0.1. */
+export async function launchBrowser() {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+    args: [
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
+  });
+}
+
+/** Opens a page of the static server that has imported the package. */
+export async function openPage(context, staticUrl, path = "/tests/e2e/pages/blank.html") {
+  const page = await context.newPage();
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(e));
+  page.on("console", (m) => {
+    if (m.type() === "error") errors.push(new Error(m.text()));
+  });
+  await page.goto(staticUrl + path);
+  await page.waitForFunction(() => window.psg !== undefined);
+  page.errors = errors;
+  return page;
+}
+
+const b64url = (s) => Buffer.from(s).toString("base64url");
+
+/** An unsigned JWT with these claims (for tests that need no server). */
+export function fakeJwt(claims) {
+  return `${b64url(JSON.stringify({ alg: "RS256", typ: "JWT" }))}.${b64url(JSON.stringify(claims))}.c2ln`;
+}
+
+/** Unix seconds now. */
+export const nowS = () => Math.floor(Date.now() / 1000);
