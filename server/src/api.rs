@@ -1,0 +1,295 @@
+//! The public API under `/v1/apps/{app}`: what the browser client speaks
+//! (SPEC section 1), plus the demo login and a demo protected endpoint.
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::config::AppSettings;
+use crate::error::{ApiError, JsonBody};
+use crate::faults::{self, Endpoint};
+use crate::server::ConnHandle;
+use crate::state::SharedState;
+use crate::store::{self, Issued, RevokeOutcome, User};
+
+/// Refresh tokens this server issues are 43 characters; anything much longer
+/// is refused without a database look-up.
+const MAX_REFRESH_TOKEN_LEN: usize = 512;
+const MAX_IDENTIFIER_LEN: usize = 254;
+
+#[derive(Deserialize)]
+pub struct RefreshBody {
+    #[serde(alias = "refreshToken")]
+    refresh_token: String,
+}
+
+#[derive(Deserialize)]
+pub struct RevokeQuery {
+    refresh_token: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct LoginBody {
+    identifier: String,
+}
+
+/// Counts the request, then carries out a pending fault for it, if any.
+async fn before(
+    state: &SharedState,
+    app: &str,
+    endpoint: Endpoint,
+    conn: Option<&Extension<ConnHandle>>,
+) -> Option<Response> {
+    state.stats.received(app, endpoint);
+    let fault = state.faults.take(app, endpoint)?;
+    faults::apply(&fault, conn.map(|Extension(c)| c)).await
+}
+
+fn auth_result(token: String, issued: &Issued) -> Response {
+    Json(json!({
+        "auth_result": {
+            "auth_token": token,
+            "redirect_url": "/",
+            "refresh_token": issued.refresh_token,
+            "refresh_token_expiration": issued.expires_at,
+        }
+    }))
+    .into_response()
+}
+
+/// `POST /v1/apps/{app}/tokens`: rotation.
+pub async fn refresh(
+    State(state): State<SharedState>,
+    Path(app_id): Path<String>,
+    conn: Option<Extension<ConnHandle>>,
+    body: Result<JsonBody<RefreshBody>, ApiError>,
+) -> Result<Response, ApiError> {
+    let app = state.app(&app_id)?;
+    if let Some(response) = before(&state, &app.id, Endpoint::Refresh, conn.as_ref()).await {
+        return Ok(response);
+    }
+    let JsonBody(body) = body?;
+    let token = body.refresh_token;
+    if token.is_empty() || token.len() > MAX_REFRESH_TOKEN_LEN {
+        return Err(refusal(store::Refusal::Unknown));
+    }
+    let response = state
+        .blocking(move |state| {
+            let now = state.clock.now(&app.id);
+            let issued = state
+                .db
+                .write(|tx| store::refresh(tx, &app, &token, now))?
+                .map_err(refusal)?;
+            let jwt = state.auth_token(&app, &issued, now)?;
+            state.stats.refresh_ok(&app.id);
+            Ok(auth_result(jwt, &issued))
+        })
+        .await?;
+    Ok(response)
+}
+
+fn refusal(r: store::Refusal) -> ApiError {
+    ApiError::unauthorized(r.code(), r.message())
+}
+
+/// `DELETE /v1/apps/{app}/tokens?refresh_token=...`: sign-out.
+pub async fn revoke(
+    State(state): State<SharedState>,
+    Path(app_id): Path<String>,
+    conn: Option<Extension<ConnHandle>>,
+    query: Result<Query<RevokeQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let app = state.app(&app_id)?;
+    if let Some(response) = before(&state, &app.id, Endpoint::Revoke, conn.as_ref()).await {
+        return Ok(response);
+    }
+    let token = query
+        .map_err(|e| ApiError::bad_request(e.body_text()))?
+        .0
+        .refresh_token
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| ApiError::bad_request("the refresh_token query parameter is required"))?;
+    if token.len() > MAX_REFRESH_TOKEN_LEN {
+        return Err(revoke_not_found());
+    }
+    state
+        .blocking(move |state| {
+            let now = state.clock.now(&app.id);
+            match state
+                .db
+                .write(|tx| store::revoke(tx, &app.id, &token, now))?
+            {
+                RevokeOutcome::Revoked | RevokeOutcome::AlreadyRevoked => {
+                    state.stats.revoke_ok(&app.id);
+                    Ok(StatusCode::NO_CONTENT.into_response())
+                }
+                RevokeOutcome::NotFound => Err(revoke_not_found()),
+            }
+        })
+        .await
+}
+
+fn revoke_not_found() -> ApiError {
+    ApiError::not_found("refresh_token_not_found", "refresh token not found")
+}
+
+/// The user of a valid `Authorization: Bearer <jwt>` for this app.
+async fn authenticated_user(
+    state: &SharedState,
+    app: &AppSettings,
+    headers: &HeaderMap,
+) -> Result<User, ApiError> {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            let (scheme, token) = v.trim().split_once(' ')?;
+            scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+        })
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| {
+            ApiError::unauthorized(
+                "missing_auth_token",
+                "an Authorization: Bearer token is required",
+            )
+        })?
+        .to_owned();
+    let app = app.clone();
+    state
+        .blocking(move |state| {
+            let now = state.clock.now(&app.id);
+            let claims = state
+                .signer
+                .verify(&token, &state.issuer(&app.id), &app.id, now)
+                .ok_or_else(|| {
+                    ApiError::unauthorized(
+                        "invalid_auth_token",
+                        "the auth token is invalid, expired or for another app",
+                    )
+                })?;
+            let user = state
+                .db
+                .read(|conn| store::user_by_id(conn, &app.id, &claims.sub))?
+                .ok_or_else(|| ApiError::unauthorized("invalid_auth_token", "unknown user"))?;
+            if !user.is_active() {
+                return Err(ApiError::unauthorized(
+                    "user_deactivated",
+                    "user is deactivated",
+                ));
+            }
+            Ok(user)
+        })
+        .await
+}
+
+/// `GET /v1/apps/{app}/currentuser`.
+pub async fn current_user(
+    State(state): State<SharedState>,
+    Path(app_id): Path<String>,
+    conn: Option<Extension<ConnHandle>>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let app = state.app(&app_id)?;
+    if let Some(response) = before(&state, &app.id, Endpoint::Currentuser, conn.as_ref()).await {
+        return Ok(response);
+    }
+    let user = authenticated_user(&state, &app, &headers).await?;
+    Ok(Json(json!({ "user": user.to_json() })).into_response())
+}
+
+/// `POST /v1/apps/{app}/demo/login`: stands in for the Passage element.
+pub async fn demo_login(
+    State(state): State<SharedState>,
+    Path(app_id): Path<String>,
+    conn: Option<Extension<ConnHandle>>,
+    body: Result<JsonBody<LoginBody>, ApiError>,
+) -> Result<Response, ApiError> {
+    let app = state.app(&app_id)?;
+    if let Some(response) = before(&state, &app.id, Endpoint::Login, conn.as_ref()).await {
+        return Ok(response);
+    }
+    let JsonBody(body) = body?;
+    let identifier = body.identifier.trim().to_owned();
+    validate_email(&identifier)?;
+    state
+        .blocking(move |state| {
+            let now = state.clock.now(&app.id);
+            let issued = state
+                .db
+                .write(|tx| store::login(tx, &app, &identifier, now))?
+                .ok_or_else(|| {
+                    ApiError::new(
+                        StatusCode::FORBIDDEN,
+                        "user_deactivated",
+                        "user is deactivated",
+                    )
+                })?;
+            let jwt = state.auth_token(&app, &issued, now)?;
+            Ok(auth_result(jwt, &issued))
+        })
+        .await
+}
+
+fn validate_email(identifier: &str) -> Result<(), ApiError> {
+    let valid = identifier.len() <= MAX_IDENTIFIER_LEN
+        && !identifier
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control())
+        && identifier.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty() && !domain.is_empty() && !domain.contains('@')
+        });
+    if valid {
+        Ok(())
+    } else {
+        Err(ApiError::bad_request(
+            "identifier must be an email address such as alice@example.com",
+        ))
+    }
+}
+
+/// `GET /v1/apps/{app}/demo/api/hello`: a protected API for the demo page.
+pub async fn demo_hello(
+    State(state): State<SharedState>,
+    Path(app_id): Path<String>,
+    conn: Option<Extension<ConnHandle>>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let app = state.app(&app_id)?;
+    if let Some(response) = before(&state, &app.id, Endpoint::Hello, conn.as_ref()).await {
+        return Ok(response);
+    }
+    let user = authenticated_user(&state, &app, &headers).await?;
+    Ok(Json(json!({
+        "message": format!("Hello, {}! This answer comes from a protected API.", user.email),
+        "user": user.to_json(),
+        "server_time": state.clock.now(&app.id),
+    }))
+    .into_response())
+}
+
+/// `GET /v1/apps/{app}/.well-known/jwks.json`.
+pub async fn jwks(
+    State(state): State<SharedState>,
+    Path(app_id): Path<String>,
+) -> Result<Response, ApiError> {
+    state.app(&app_id)?;
+    Ok(Json(state.signer.jwks()).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_plain_email_identifiers() {
+        assert!(validate_email("alice@example.com").is_ok());
+        for bad in ["", "alice", "@x", "a@", "a b@c", "a@b@c"] {
+            assert!(validate_email(bad).is_err(), "{bad}");
+        }
+        assert!(validate_email(&format!("{}@x.io", "a".repeat(300))).is_err());
+    }
+}

@@ -1,0 +1,297 @@
+//! Command-line parsing (by hand: a handful of flags and three subcommands).
+
+use std::ffi::OsString;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+
+use crate::admin::UserAction;
+use crate::config::{AppPatch, Overrides, DEMO_APP};
+use crate::server::ServeOptions;
+
+pub const USAGE: &str = "\
+A local, Passage-compatible authentication API for demos and tests.
+
+USAGE:
+    passage-auth-server [OPTIONS]
+    passage-auth-server signout|deactivate|activate [--data DIR] [--app APP] USER
+
+OPTIONS:
+    --addr ADDR                  Listen address [default: 127.0.0.1:8787]; port 0 picks a free port
+    --data DIR                   Data directory: database, signing key, config.json [default: ./.data]
+    --www DIR                    Static files served at / [default: ./www if it exists]
+    --pkg DIR                    Static files served at /pkg/ [default: ./pkg if it exists]
+    --public-url URL             Base URL used in the JWT iss and as default app origin
+                                 [default: http://ADDR]
+    --origin URL                 Extra allowed CORS origin, repeatable (\"*\" allows any);
+                                 http://localhost:* and http://127.0.0.1:* are always allowed
+    --admin-key KEY              Key for the /admin API [default: local-admin-key]
+    --auth-token-lifetime SECS   Demo app: auth token lifetime [default: 300]
+    --session-expiration SECS    Demo app: absolute session length [default: 2592000 (30 days)]
+    --inactivity-timeout SECS    Demo app: inactivity timeout [default: 604800 (7 days)]
+    -h, --help                   Print this help
+    -V, --version                Print the version
+
+SUBCOMMANDS (work on the data directory, also while the server runs):
+    signout      Revoke every refresh token of USER (an id or an email)
+    deactivate   Deactivate USER and revoke all their refresh tokens
+    activate     Reactivate USER
+";
+
+pub const DEFAULT_ADDR: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::LOCALHOST), 8787);
+pub const DEFAULT_DATA_DIR: &str = ".data";
+
+#[derive(Debug)]
+pub enum Command {
+    Serve(ServeOptions),
+    User {
+        action: &'static str,
+        data: PathBuf,
+        app: String,
+        user: String,
+    },
+    Help,
+    Version,
+}
+
+impl Command {
+    pub fn user_action(name: &str) -> Option<UserAction> {
+        UserAction::parse(name)
+    }
+}
+
+/// Splits `--flag=value` and `--flag value` alike.
+struct Args {
+    items: std::vec::IntoIter<String>,
+    pending_value: Option<String>,
+}
+
+impl Args {
+    fn new(args: Vec<String>) -> Self {
+        Args {
+            items: args.into_iter(),
+            pending_value: None,
+        }
+    }
+
+    fn next(&mut self) -> Option<String> {
+        let item = self.items.next()?;
+        if item.starts_with("--") {
+            if let Some((flag, value)) = item.split_once('=') {
+                self.pending_value = Some(value.to_owned());
+                return Some(flag.to_owned());
+            }
+        }
+        Some(item)
+    }
+
+    fn value(&mut self, flag: &str) -> Result<String, String> {
+        self.pending_value
+            .take()
+            .or_else(|| self.items.next())
+            .ok_or_else(|| format!("{flag} needs a value"))
+    }
+
+    fn check_no_value(&mut self, flag: &str) -> Result<(), String> {
+        match self.pending_value.take() {
+            Some(_) => Err(format!("{flag} takes no value")),
+            None => Ok(()),
+        }
+    }
+}
+
+pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String> {
+    let args = args
+        .into_iter()
+        .map(|a| {
+            a.into_string()
+                .map_err(|a| format!("argument is not valid UTF-8: {a:?}"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    match args.first().map(String::as_str) {
+        Some(name @ ("signout" | "deactivate" | "activate")) => {
+            let action = match name {
+                "signout" => "signout",
+                "deactivate" => "deactivate",
+                _ => "activate",
+            };
+            parse_user_command(action, Args::new(args[1..].to_vec()))
+        }
+        _ => parse_serve(Args::new(args)),
+    }
+}
+
+fn parse_serve(mut args: Args) -> Result<Command, String> {
+    let mut options = ServeOptions {
+        addr: DEFAULT_ADDR,
+        data: PathBuf::from(DEFAULT_DATA_DIR),
+        www: None,
+        pkg: None,
+        overrides: Overrides::default(),
+    };
+    let mut demo = AppPatch::default();
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "-h" | "--help" => {
+                args.check_no_value(&arg)?;
+                return Ok(Command::Help);
+            }
+            "-V" | "--version" => {
+                args.check_no_value(&arg)?;
+                return Ok(Command::Version);
+            }
+            "--addr" => options.addr = parse_addr(&args.value(&arg)?)?,
+            "--data" => options.data = PathBuf::from(args.value(&arg)?),
+            "--www" => options.www = Some(PathBuf::from(args.value(&arg)?)),
+            "--pkg" => options.pkg = Some(PathBuf::from(args.value(&arg)?)),
+            "--public-url" => options.overrides.public_url = Some(args.value(&arg)?),
+            "--origin" => options.overrides.origins.push(args.value(&arg)?),
+            "--admin-key" => options.overrides.admin_key = Some(args.value(&arg)?),
+            "--auth-token-lifetime" => {
+                demo.auth_token_lifetime = Some(parse_secs(&arg, &args.value(&arg)?)?)
+            }
+            "--session-expiration" => {
+                demo.session_expiration = Some(parse_secs(&arg, &args.value(&arg)?)?)
+            }
+            "--inactivity-timeout" => {
+                demo.inactivity_timeout = Some(parse_secs(&arg, &args.value(&arg)?)?)
+            }
+            other => return Err(format!("unexpected argument {other:?}")),
+        }
+        args.check_no_value(&arg)?;
+    }
+    options.overrides.demo = demo;
+    Ok(Command::Serve(options))
+}
+
+fn parse_user_command(action: &'static str, mut args: Args) -> Result<Command, String> {
+    let mut data = PathBuf::from(DEFAULT_DATA_DIR);
+    let mut app = DEMO_APP.to_owned();
+    let mut user = None;
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "-h" | "--help" => return Ok(Command::Help),
+            "--data" => data = PathBuf::from(args.value(&arg)?),
+            "--app" => app = args.value(&arg)?,
+            flag if flag.starts_with('-') && flag.len() > 1 => {
+                return Err(format!("unexpected argument {flag:?}"))
+            }
+            _ if user.is_some() => return Err(format!("unexpected argument {arg:?}")),
+            _ => user = Some(arg.clone()),
+        }
+        args.check_no_value(&arg)?;
+    }
+    let user = user.ok_or_else(|| format!("{action} needs a USER (an id or an email)"))?;
+    Ok(Command::User {
+        action,
+        data,
+        app,
+        user,
+    })
+}
+
+/// `HOST:PORT`, `localhost:PORT`, `:PORT` or just `PORT` (loopback).
+fn parse_addr(value: &str) -> Result<SocketAddr, String> {
+    if let Ok(addr) = value.parse::<SocketAddr>() {
+        return Ok(addr);
+    }
+    let port = value
+        .strip_prefix("localhost:")
+        .or_else(|| value.strip_prefix(':'))
+        .unwrap_or(value);
+    port.parse::<u16>()
+        .map(|port| SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::LOCALHOST), port))
+        .map_err(|_| format!("invalid --addr {value:?}: expected HOST:PORT, e.g. 127.0.0.1:8787"))
+}
+
+fn parse_secs(flag: &str, value: &str) -> Result<u64, String> {
+    value
+        .parse::<u64>()
+        .map_err(|_| format!("{flag} needs a whole number of seconds, not {value:?}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_strs(args: &[&str]) -> Result<Command, String> {
+        parse(args.iter().map(OsString::from))
+    }
+
+    #[test]
+    fn parses_serve_flags() {
+        let Command::Serve(o) = parse_strs(&[
+            "--addr",
+            "127.0.0.1:0",
+            "--data=/tmp/x",
+            "--origin",
+            "http://a.example",
+            "--origin=http://b.example",
+            "--auth-token-lifetime",
+            "5",
+            "--admin-key",
+            "k",
+        ])
+        .unwrap() else {
+            panic!("not serve")
+        };
+        assert_eq!(o.addr.port(), 0);
+        assert_eq!(o.data, PathBuf::from("/tmp/x"));
+        assert_eq!(o.overrides.origins.len(), 2);
+        assert_eq!(o.overrides.demo.auth_token_lifetime, Some(5));
+        assert_eq!(o.overrides.admin_key.as_deref(), Some("k"));
+    }
+
+    #[test]
+    fn defaults() {
+        let Command::Serve(o) = parse_strs(&[]).unwrap() else {
+            panic!("not serve")
+        };
+        assert_eq!(o.addr, DEFAULT_ADDR);
+        assert_eq!(o.data, PathBuf::from(".data"));
+    }
+
+    #[test]
+    fn parses_addresses() {
+        assert_eq!(parse_addr("8080").unwrap().port(), 8080);
+        assert_eq!(parse_addr("localhost:9").unwrap().port(), 9);
+        assert_eq!(parse_addr(":0").unwrap().port(), 0);
+        assert!(parse_addr("[::1]:80").unwrap().is_ipv6());
+        assert!(parse_addr("nope").is_err());
+    }
+
+    #[test]
+    fn parses_user_commands() {
+        let Command::User {
+            action,
+            data,
+            app,
+            user,
+        } = parse_strs(&[
+            "deactivate",
+            "--data",
+            "d",
+            "alice@example.com",
+            "--app",
+            "x",
+        ])
+        .unwrap()
+        else {
+            panic!("not a user command")
+        };
+        assert_eq!(
+            (action, data, app.as_str(), user.as_str()),
+            ("deactivate", PathBuf::from("d"), "x", "alice@example.com")
+        );
+        assert!(parse_strs(&["signout"]).is_err());
+        assert!(parse_strs(&["signout", "a", "b"]).is_err());
+    }
+
+    #[test]
+    fn refuses_bad_input() {
+        assert!(parse_strs(&["--bogus"]).is_err());
+        assert!(parse_strs(&["--addr"]).is_err());
+        assert!(parse_strs(&["--auth-token-lifetime", "ten"]).is_err());
+        assert!(parse_strs(&["--help=x"]).is_err());
+    }
+}

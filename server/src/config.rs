@@ -1,0 +1,340 @@
+//! Server settings: defaults, `DATA_DIR/config.json`, and command-line
+//! overrides, merged in that order of increasing precedence.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+pub const DEMO_APP: &str = "demo";
+pub const DEFAULT_ADMIN_KEY: &str = "local-admin-key";
+pub const DEFAULT_AUTH_TOKEN_LIFETIME: u64 = 300;
+pub const DEFAULT_SESSION_EXPIRATION: u64 = 30 * 24 * 3600;
+pub const DEFAULT_INACTIVITY_TIMEOUT: u64 = 7 * 24 * 3600;
+/// Upper bound for every duration setting (ten years), so that adding it to a
+/// timestamp can never overflow and absurd values are refused.
+pub const MAX_DURATION: u64 = 10 * 365 * 24 * 3600;
+pub const CONFIG_FILE: &str = "config.json";
+
+/// The session settings of one app, as in Passage's console
+/// (Authentication → Session Management).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AppSettings {
+    pub id: String,
+    /// Lifetime of an auth token (JWT), seconds.
+    pub auth_token_lifetime: u64,
+    /// Absolute session length from login, seconds (`refresh_token_expiration`).
+    pub session_expiration: u64,
+    /// A refresh token unused for this long is refused, seconds.
+    pub inactivity_timeout: u64,
+    /// The app's web origin, first entry of the JWT `aud`; `None` means the
+    /// server's own base URL.
+    pub origin: Option<String>,
+}
+
+impl AppSettings {
+    pub fn with_defaults(id: &str) -> Self {
+        AppSettings {
+            id: id.to_owned(),
+            auth_token_lifetime: DEFAULT_AUTH_TOKEN_LIFETIME,
+            session_expiration: DEFAULT_SESSION_EXPIRATION,
+            inactivity_timeout: DEFAULT_INACTIVITY_TIMEOUT,
+            origin: None,
+        }
+    }
+
+    /// Applies the fields present in `patch`. An empty `origin` resets it to
+    /// the default.
+    pub fn apply(&mut self, patch: &AppPatch) {
+        if let Some(v) = patch.auth_token_lifetime {
+            self.auth_token_lifetime = v;
+        }
+        if let Some(v) = patch.session_expiration {
+            self.session_expiration = v;
+        }
+        if let Some(v) = patch.inactivity_timeout {
+            self.inactivity_timeout = v;
+        }
+        if let Some(origin) = &patch.origin {
+            self.origin = if origin.is_empty() {
+                None
+            } else {
+                Some(origin.trim_end_matches('/').to_owned())
+            };
+        }
+    }
+}
+
+/// A partial update of an app's settings: the shape of an app entry in
+/// `config.json` and of the body of `PUT /admin/apps/{app}`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppPatch {
+    pub auth_token_lifetime: Option<u64>,
+    pub session_expiration: Option<u64>,
+    pub inactivity_timeout: Option<u64>,
+    pub origin: Option<String>,
+}
+
+impl AppPatch {
+    pub fn validate(&self) -> Result<(), String> {
+        for (name, value) in [
+            ("auth_token_lifetime", self.auth_token_lifetime),
+            ("session_expiration", self.session_expiration),
+            ("inactivity_timeout", self.inactivity_timeout),
+        ] {
+            if let Some(v) = value {
+                if v == 0 || v > MAX_DURATION {
+                    return Err(format!(
+                        "{name} must be between 1 and {MAX_DURATION} seconds"
+                    ));
+                }
+            }
+        }
+        if let Some(origin) = &self.origin {
+            if !origin.is_empty() {
+                validate_origin(origin)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// An origin is `scheme://host[:port]`, nothing more.
+pub fn validate_origin(origin: &str) -> Result<(), String> {
+    let rest = origin
+        .strip_prefix("http://")
+        .or_else(|| origin.strip_prefix("https://"));
+    let ok = match rest {
+        Some(host) => {
+            let host = host.trim_end_matches('/');
+            !host.is_empty()
+                && host.len() <= 255
+                && !host.contains(['/', '?', '#', ' ', '@'])
+                && host.chars().all(|c| c.is_ascii_graphic())
+        }
+        None => false,
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "invalid origin {:?}: expected http(s)://host[:port]",
+            crate::util::truncate(origin, 100)
+        ))
+    }
+}
+
+/// App ids are used in URLs and as the last path segment of `iss`.
+pub fn valid_app_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 64
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+/// The content of `DATA_DIR/config.json`; every field is optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub admin_key: Option<String>,
+    /// Extra CORS origins (`"*"` allows any origin).
+    #[serde(default)]
+    pub origins: Vec<String>,
+    /// The base URL used in `iss` and as the default app origin, when the
+    /// server is reached through another name than its listening address.
+    pub public_url: Option<String>,
+    #[serde(default)]
+    pub apps: BTreeMap<String, AppPatch>,
+}
+
+impl FileConfig {
+    /// Reads `dir/config.json`; a missing file is an empty configuration.
+    pub fn load(dir: &Path) -> Result<Self, String> {
+        let path = dir.join(CONFIG_FILE);
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Self::default()),
+            Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
+        };
+        let config: FileConfig = serde_json::from_str(&text)
+            .map_err(|e| format!("invalid config file {}: {e}", path.display()))?;
+        config
+            .validate()
+            .map_err(|e| format!("invalid config file {}: {e}", path.display()))?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        if matches!(&self.admin_key, Some(k) if k.is_empty()) {
+            return Err("admin_key must not be empty".into());
+        }
+        for origin in &self.origins {
+            if origin != "*" {
+                validate_origin(origin)?;
+            }
+        }
+        if let Some(url) = &self.public_url {
+            validate_origin(url)?;
+        }
+        for (id, patch) in &self.apps {
+            if !valid_app_id(id) {
+                return Err(format!(
+                    "invalid app id {id:?}: use 1 to 64 letters, digits, '-' or '_'"
+                ));
+            }
+            patch.validate().map_err(|e| format!("app {id}: {e}"))?;
+        }
+        Ok(())
+    }
+}
+
+/// Everything the server needs to know at start, after merging defaults,
+/// the config file and the flags.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub admin_key: String,
+    pub origins: Vec<String>,
+    pub public_url: Option<String>,
+    /// Apps declared by configuration: always `demo`, plus those of the
+    /// config file. Apps created at run time live in the database only.
+    pub apps: Vec<AppSettings>,
+}
+
+/// Command-line values that override the config file.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub admin_key: Option<String>,
+    pub origins: Vec<String>,
+    pub public_url: Option<String>,
+    pub demo: AppPatch,
+}
+
+impl Settings {
+    pub fn resolve(file: FileConfig, flags: Overrides) -> Result<Self, String> {
+        flags
+            .demo
+            .validate()
+            .map_err(|e| format!("invalid demo app setting: {e}"))?;
+        let mut apps = Vec::new();
+        let mut demo = AppSettings::with_defaults(DEMO_APP);
+        if let Some(patch) = file.apps.get(DEMO_APP) {
+            demo.apply(patch);
+        }
+        demo.apply(&flags.demo);
+        apps.push(demo);
+        for (id, patch) in &file.apps {
+            if id != DEMO_APP {
+                let mut app = AppSettings::with_defaults(id);
+                app.apply(patch);
+                apps.push(app);
+            }
+        }
+        let mut origins = file.origins;
+        for origin in flags.origins {
+            if origin != "*" {
+                validate_origin(&origin)?;
+            }
+            origins.push(origin.trim_end_matches('/').to_owned());
+        }
+        let public_url = match flags.public_url.or(file.public_url) {
+            Some(url) => {
+                validate_origin(&url)?;
+                Some(url.trim_end_matches('/').to_owned())
+            }
+            None => None,
+        };
+        let admin_key = flags
+            .admin_key
+            .or(file.admin_key)
+            .unwrap_or_else(|| DEFAULT_ADMIN_KEY.to_owned());
+        if admin_key.is_empty() {
+            return Err("the admin key must not be empty".into());
+        }
+        Ok(Settings {
+            admin_key,
+            origins,
+            public_url,
+            apps,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_give_a_demo_app() {
+        let s = Settings::resolve(FileConfig::default(), Overrides::default()).unwrap();
+        assert_eq!(s.admin_key, DEFAULT_ADMIN_KEY);
+        assert_eq!(s.apps, vec![AppSettings::with_defaults("demo")]);
+        assert_eq!(s.apps[0].auth_token_lifetime, 300);
+        assert_eq!(s.apps[0].session_expiration, 2_592_000);
+        assert_eq!(s.apps[0].inactivity_timeout, 604_800);
+    }
+
+    #[test]
+    fn flags_override_the_file() {
+        let file: FileConfig = serde_json::from_str(
+            r#"{"admin_key": "k1", "origins": ["https://app.example"],
+                "apps": {"demo": {"auth_token_lifetime": 60, "inactivity_timeout": 100},
+                         "other": {"session_expiration": 50}}}"#,
+        )
+        .unwrap();
+        file.validate().unwrap();
+        let flags = Overrides {
+            admin_key: Some("k2".into()),
+            origins: vec!["http://dev.example:3000/".into()],
+            demo: AppPatch {
+                auth_token_lifetime: Some(5),
+                ..AppPatch::default()
+            },
+            ..Overrides::default()
+        };
+        let s = Settings::resolve(file, flags).unwrap();
+        assert_eq!(s.admin_key, "k2");
+        assert_eq!(
+            s.origins,
+            vec!["https://app.example", "http://dev.example:3000"]
+        );
+        assert_eq!(s.apps[0].auth_token_lifetime, 5);
+        assert_eq!(s.apps[0].inactivity_timeout, 100);
+        assert_eq!(s.apps[1].id, "other");
+        assert_eq!(s.apps[1].session_expiration, 50);
+        assert_eq!(s.apps[1].auth_token_lifetime, 300);
+    }
+
+    #[test]
+    fn refuses_bad_values() {
+        let bad = [
+            r#"{"apps": {"demo": {"auth_token_lifetime": 0}}}"#,
+            r#"{"apps": {"bad id": {}}}"#,
+            r#"{"apps": {"demo": {"origin": "ftp://x"}}}"#,
+            r#"{"origins": ["localhost:3000"]}"#,
+            r#"{"admin_key": ""}"#,
+        ];
+        for text in bad {
+            let parsed: Result<FileConfig, _> = serde_json::from_str(text);
+            assert!(parsed.unwrap().validate().is_err(), "{text}");
+        }
+        assert!(serde_json::from_str::<FileConfig>(r#"{"unknown": 1}"#).is_err());
+        assert!(serde_json::from_str::<FileConfig>(
+            r#"{"apps": {"demo": {"auth_token_lifetime": -1}}}"#
+        )
+        .is_err());
+    }
+
+    #[test]
+    fn checks_origins_and_app_ids() {
+        assert!(validate_origin("http://localhost:5173").is_ok());
+        assert!(validate_origin("https://app.example.com").is_ok());
+        assert!(validate_origin("https://app.example.com/path").is_err());
+        assert!(validate_origin("app.example.com").is_err());
+        assert!(valid_app_id("demo_1-x"));
+        assert!(!valid_app_id(""));
+        assert!(!valid_app_id("a/b"));
+        assert!(!valid_app_id(&"a".repeat(65)));
+    }
+}

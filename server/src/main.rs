@@ -1,0 +1,78 @@
+//! `passage-auth-server`: a local, Passage-compatible authentication API.
+
+mod admin;
+mod api;
+mod cli;
+mod clock;
+mod config;
+mod cors;
+mod db;
+mod error;
+mod faults;
+mod jwt;
+mod server;
+mod state;
+mod static_files;
+mod stats;
+mod store;
+mod util;
+
+use std::process::ExitCode;
+
+use cli::Command;
+
+fn main() -> ExitCode {
+    let command = match cli::parse(std::env::args_os().skip(1)) {
+        Ok(command) => command,
+        Err(e) => {
+            eprintln!("error: {e}\nTry 'passage-auth-server --help'.");
+            return ExitCode::from(2);
+        }
+    };
+    let result = match command {
+        Command::Help => {
+            print!("{}", cli::USAGE);
+            Ok(())
+        }
+        Command::Version => {
+            println!("passage-auth-server {}", env!("CARGO_PKG_VERSION"));
+            Ok(())
+        }
+        Command::Serve(options) => server::run(options),
+        Command::User {
+            action,
+            data,
+            app,
+            user,
+        } => user_command(action, &data, &app, &user),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The `signout`/`deactivate`/`activate` subcommands, straight on the
+/// database (safe beside a running server: SQLite serialises the writes).
+fn user_command(action: &str, data: &std::path::Path, app: &str, user: &str) -> Result<(), String> {
+    let kind = Command::user_action(action).ok_or_else(|| format!("unknown command {action}"))?;
+    let db = db::Db::open_existing(&data.join(db::DB_FILE))?;
+    let now = util::system_now();
+    let (found, revoked) = db
+        .write(|tx| admin::run_user_action(tx, app, user, kind, now))
+        .map_err(|e| format!("database: {e}"))?
+        .ok_or_else(|| format!("no user {user:?} in app {app}"))?;
+    let done = match action {
+        "signout" => "signed out",
+        "deactivate" => "deactivated",
+        _ => "activated",
+    };
+    println!(
+        "{done} {} ({}) in app {app}: {revoked} session(s) revoked",
+        found.email, found.id
+    );
+    Ok(())
+}
