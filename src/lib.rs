@@ -9,6 +9,6 @@
 pub mod core;
 
 #[cfg(target_arch = "wasm32")]
-mod browser;
+pub mod browser;
 #[cfg(target_arch = "wasm32")]
 mod js_api;

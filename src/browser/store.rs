@@ -220,7 +220,7 @@ impl Store {
                 .ok()
                 .flatten()
                 .and_then(|text| js_sys::JSON::parse(&text).ok())
-                .filter(|v| js_sys::Array::is_array(v))
+                .filter(js_sys::Array::is_array)
                 .map(|v| {
                     js_sys::Array::from(&v)
                         .iter()

@@ -35,9 +35,7 @@ pub fn set_error_class(class: Function) {
 
 /// A core error as a `PassageError`.
 fn to_js(e: Error) -> JsValue {
-    let retry = e
-        .retry_after
-        .map_or(JsValue::UNDEFINED, |s| JsValue::from(s));
+    let retry = e.retry_after.map_or(JsValue::UNDEFINED, JsValue::from);
     let args = js_sys::Array::of3(&e.code.as_str().into(), &e.message.into(), &retry);
     ERROR_CLASS
         .with(|c| c.borrow().clone())
