@@ -75,6 +75,8 @@ export class PassageUser {
 
   /** Signs out everywhere; true once the server confirmed the revocation. */
   signOut() {
+    // Stop handing out the token this instant, before the core even runs.
+    this.#freshUntil = 0;
     return this.#core.signOut();
   }
 
