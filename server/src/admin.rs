@@ -113,7 +113,8 @@ pub async fn put_app(
     ))
 }
 
-#[derive(Clone, Copy)]
+/// What the backend SDKs can do to a user; also the CLI subcommands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UserAction {
     SignOut,
     Deactivate,
@@ -127,6 +128,14 @@ impl UserAction {
             "deactivate" => Some(UserAction::Deactivate),
             "activate" => Some(UserAction::Activate),
             _ => None,
+        }
+    }
+
+    pub fn past_tense(self) -> &'static str {
+        match self {
+            UserAction::SignOut => "signed out",
+            UserAction::Deactivate => "deactivated",
+            UserAction::Activate => "activated",
         }
     }
 }

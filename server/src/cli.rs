@@ -45,19 +45,13 @@ pub const DEFAULT_DATA_DIR: &str = ".data";
 pub enum Command {
     Serve(ServeOptions),
     User {
-        action: &'static str,
+        action: UserAction,
         data: PathBuf,
         app: String,
         user: String,
     },
     Help,
     Version,
-}
-
-impl Command {
-    pub fn user_action(name: &str) -> Option<UserAction> {
-        UserAction::parse(name)
-    }
 }
 
 /// Splits `--flag=value` and `--flag value` alike.
@@ -108,16 +102,9 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String
                 .map_err(|a| format!("argument is not valid UTF-8: {a:?}"))
         })
         .collect::<Result<Vec<_>, _>>()?;
-    match args.first().map(String::as_str) {
-        Some(name @ ("signout" | "deactivate" | "activate")) => {
-            let action = match name {
-                "signout" => "signout",
-                "deactivate" => "deactivate",
-                _ => "activate",
-            };
-            parse_user_command(action, Args::new(args[1..].to_vec()))
-        }
-        _ => parse_serve(Args::new(args)),
+    match args.first().and_then(|name| UserAction::parse(name)) {
+        Some(action) => parse_user_command(action, &args[0], Args::new(args[1..].to_vec())),
+        None => parse_serve(Args::new(args)),
     }
 }
 
@@ -164,7 +151,7 @@ fn parse_serve(mut args: Args) -> Result<Command, String> {
     Ok(Command::Serve(options))
 }
 
-fn parse_user_command(action: &'static str, mut args: Args) -> Result<Command, String> {
+fn parse_user_command(action: UserAction, name: &str, mut args: Args) -> Result<Command, String> {
     let mut data = PathBuf::from(DEFAULT_DATA_DIR);
     let mut app = DEMO_APP.to_owned();
     let mut user = None;
@@ -181,7 +168,7 @@ fn parse_user_command(action: &'static str, mut args: Args) -> Result<Command, S
         }
         args.check_no_value(&arg)?;
     }
-    let user = user.ok_or_else(|| format!("{action} needs a USER (an id or an email)"))?;
+    let user = user.ok_or_else(|| format!("{name} needs a USER (an id or an email)"))?;
     Ok(Command::User {
         action,
         data,
@@ -281,7 +268,12 @@ mod tests {
         };
         assert_eq!(
             (action, data, app.as_str(), user.as_str()),
-            ("deactivate", PathBuf::from("d"), "x", "alice@example.com")
+            (
+                UserAction::Deactivate,
+                PathBuf::from("d"),
+                "x",
+                "alice@example.com"
+            )
         );
         assert!(parse_strs(&["signout"]).is_err());
         assert!(parse_strs(&["signout", "a", "b"]).is_err());

@@ -57,22 +57,23 @@ fn main() -> ExitCode {
 
 /// The `signout`/`deactivate`/`activate` subcommands, straight on the
 /// database (safe beside a running server: SQLite serialises the writes).
-fn user_command(action: &str, data: &std::path::Path, app: &str, user: &str) -> Result<(), String> {
-    let kind = Command::user_action(action).ok_or_else(|| format!("unknown command {action}"))?;
+fn user_command(
+    action: admin::UserAction,
+    data: &std::path::Path,
+    app: &str,
+    user: &str,
+) -> Result<(), String> {
     let db = db::Db::open_existing(&data.join(db::DB_FILE))?;
     let now = util::system_now();
     let (found, revoked) = db
-        .write(|tx| admin::run_user_action(tx, app, user, kind, now))
+        .write(|tx| admin::run_user_action(tx, app, user, action, now))
         .map_err(|e| format!("database: {e}"))?
         .ok_or_else(|| format!("no user {user:?} in app {app}"))?;
-    let done = match action {
-        "signout" => "signed out",
-        "deactivate" => "deactivated",
-        _ => "activated",
-    };
     println!(
-        "{done} {} ({}) in app {app}: {revoked} session(s) revoked",
-        found.email, found.id
+        "{} {} ({}) in app {app}: {revoked} session(s) revoked",
+        action.past_tense(),
+        found.email,
+        found.id
     );
     Ok(())
 }

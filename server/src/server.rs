@@ -141,7 +141,12 @@ async fn serve(options: ServeOptions) -> Result<(), String> {
 
     let graceful = GracefulShutdown::new();
     let mut http = hyper::server::conn::http1::Builder::new();
+    // One request per connection: a browser silently resends a request
+    // whose *reused* connection closed without an answer, which would turn a
+    // `drop` fault into a success. Fresh connections make drops visible, and
+    // cost nothing on loopback.
     http.timer(TokioTimer::new())
+        .keep_alive(false)
         .header_read_timeout(Duration::from_secs(30))
         .max_buf_size(MAX_HEAD_SIZE);
     loop {
