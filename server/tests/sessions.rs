@@ -447,7 +447,7 @@ fn sigint_stops_cleanly() {
     let dir = TestDir::new();
     let mut server = Server::start(&dir, &[]);
     server.login("demo", "alice@example.com");
-    assert!(server.signal("INT").success());
+    assert!(server.signal(libc::SIGINT).success());
 }
 
 #[test]

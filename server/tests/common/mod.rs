@@ -136,16 +136,15 @@ impl Server {
 
     /// Stops the server with SIGTERM and waits for it.
     pub fn stop(&mut self) -> ExitStatus {
-        self.signal("TERM")
+        self.signal(libc::SIGTERM)
     }
 
-    pub fn signal(&mut self, name: &str) -> ExitStatus {
+    pub fn signal(&mut self, signal: libc::c_int) -> ExitStatus {
         let mut child = self.child.take().expect("server already stopped");
-        let status = Command::new("kill")
-            .args([&format!("-{name}"), &child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
+        let pid = libc::pid_t::try_from(child.id()).unwrap();
+        // SAFETY: kill(2) with the pid of our own child, which has not been
+        // reaped yet (so the pid cannot have been reused).
+        assert_eq!(unsafe { libc::kill(pid, signal) }, 0);
         let deadline = Instant::now() + Duration::from_secs(15);
         loop {
             if let Some(status) = child.try_wait().unwrap() {
@@ -156,7 +155,7 @@ impl Server {
             }
             if Instant::now() > deadline {
                 let _ = child.kill();
-                panic!("server did not stop after SIG{name}");
+                panic!("server did not stop after signal {signal}");
             }
             std::thread::sleep(Duration::from_millis(20));
         }
