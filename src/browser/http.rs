@@ -6,12 +6,12 @@
 //! through `AbortController`, and nothing of the `http` crate or `format!`
 //! machinery that gloo-net's request builder brings into the wasm.
 
-use js_sys::{Function, Object, Reflect, JSON};
+use js_sys::{Object, Reflect, JSON};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{AbortController, Headers, RequestInit, Response};
+use web_sys::{Headers, RequestInit, Response};
 
-use super::js;
+use super::{js, time::Deadline};
 use crate::core::policy::Failure;
 use crate::core::session::RawAuthResult;
 
@@ -19,10 +19,6 @@ use crate::core::session::RawAuthResult;
 extern "C" {
     #[wasm_bindgen(js_name = fetch)]
     fn fetch_with_init(url: &str, init: &RequestInit) -> js_sys::Promise;
-    #[wasm_bindgen(js_name = setTimeout)]
-    fn set_timeout(handler: &Function, ms: u32) -> JsValue;
-    #[wasm_bindgen(js_name = clearTimeout)]
-    fn clear_timeout(handle: &JsValue);
 }
 
 /// A request to send.
@@ -72,17 +68,12 @@ pub async fn send(call: Call<'_>) -> Result<Reply, Failure> {
         let _ = headers.set("Authorization", &value);
     }
     init.set_headers(&headers);
-    let controller = AbortController::new().ok();
-    let timer = controller.as_ref().and_then(|c| {
-        init.set_signal(Some(&c.signal()));
-        let abort = js::get(c, "abort").dyn_into::<Function>().ok()?;
-        Some(set_timeout(&abort.bind0(c), call.timeout_ms))
-    });
-    let result = exchange(call.url, &init).await;
-    if let Some(t) = timer {
-        clear_timeout(&t);
+    let deadline = Deadline::after(call.timeout_ms);
+    if let Some(d) = &deadline {
+        init.set_signal(Some(&d.signal()));
     }
-    let timed_out = controller.is_some_and(|c| c.signal().aborted());
+    let result = exchange(call.url, &init).await;
+    let timed_out = deadline.is_some_and(|d| d.passed());
     result.map_err(|f| if timed_out { Failure::Timeout } else { f })
 }
 

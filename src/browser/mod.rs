@@ -3,5 +3,7 @@
 
 pub mod http;
 pub mod js;
+pub mod lock;
+pub mod signals;
 pub mod store;
 pub mod time;

@@ -13,6 +13,8 @@ pub struct Claims {
     pub exp: i64,
     /// Issued at, unix seconds, when present.
     pub iat: Option<i64>,
+    /// The subject (user id), when present.
+    pub sub: Option<String>,
     /// The app id as passage-js derives it: `aud[1]`, else the last path
     /// segment of `iss`.
     pub app_id: Option<String>,
@@ -99,6 +101,7 @@ fn parse_claims(text: &str) -> Result<Claims, JwtError> {
     let mut iat = None;
     let mut aud_app = None;
     let mut iss = None;
+    let mut sub = None;
     p.ws();
     p.eat(b'{').ok_or(JwtError::Json)?;
     p.ws();
@@ -115,6 +118,7 @@ fn parse_claims(text: &str) -> Result<Claims, JwtError> {
                 "exp" => exp = p.number_or_skip()?,
                 "iat" => iat = p.number_or_skip()?,
                 "iss" => iss = p.string_or_skip()?,
+                "sub" => sub = p.string_or_skip()?,
                 "aud" => aud_app = p.aud()?,
                 _ => p.skip_value(0).ok_or(JwtError::Json)?,
             }
@@ -137,7 +141,12 @@ fn parse_claims(text: &str) -> Result<Claims, JwtError> {
             .filter(|s| !s.is_empty())
             .map(str::to_owned)
     });
-    Ok(Claims { exp, iat, app_id })
+    Ok(Claims {
+        exp,
+        iat,
+        sub,
+        app_id,
+    })
 }
 
 /// JSON nesting allowed inside claims we skip over.
@@ -430,6 +439,7 @@ mod tests {
         assert_eq!(c.exp, 1_700_000_300);
         assert_eq!(c.iat, Some(1_700_000_000));
         assert_eq!(c.app_id.as_deref(), Some("app123"));
+        assert_eq!(c.sub.as_deref(), Some("u1"));
     }
 
     #[test]

@@ -18,6 +18,10 @@ pub struct Policy {
     pub max_retry_after_s: u32,
 }
 
+/// How long a tab that was granted the refresh lock after another holder
+/// waits for that holder's write to become visible before deciding alone.
+pub const SETTLE_MS: u32 = 500;
+
 impl Default for Policy {
     fn default() -> Self {
         Policy {
@@ -59,6 +63,13 @@ pub enum Next {
 }
 
 impl Policy {
+    /// The longest wait for the cross-tab refresh lock: a holder's whole
+    /// refresh (every attempt at its timeout) and then some. A frozen or hung
+    /// holder blocks no one for longer.
+    pub fn lock_timeout_ms(&self) -> u32 {
+        self.timeout_ms.saturating_mul(self.max_attempts + 1)
+    }
+
     /// The leeway for one token: the configured one, capped at a tenth of
     /// the token's lifetime so short-lived tokens are still used.
     pub fn leeway_for(&self, claims: &Claims) -> i64 {
@@ -152,6 +163,7 @@ mod tests {
         Claims {
             exp,
             iat,
+            sub: None,
             app_id: None,
         }
     }

@@ -92,9 +92,60 @@ pub fn after_refusal(used: &str, stored: &Session) -> Refusal {
     }
 }
 
+/// How a session changed between two reads of storage, as the auth event
+/// to fire for it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Change {
+    /// Nothing a listener cares about.
+    None,
+    /// A session appeared, or another user's replaced it.
+    SignedIn,
+    /// Same user, new tokens.
+    Refreshed,
+    /// The session is gone.
+    SignedOut,
+}
+
+/// Classifies the change from `old` to `new` (another tab's doing).
+pub fn classify(old: &Session, new: &Session) -> Change {
+    let sub = |s: &Session| s.claims().and_then(|c| c.sub.clone());
+    match (old.is_empty(), new.is_empty()) {
+        (true, true) => Change::None,
+        (true, false) => Change::SignedIn,
+        (false, true) => Change::SignedOut,
+        (false, false) if sub(old) != sub(new) => Change::SignedIn,
+        (false, false) if old != new => Change::Refreshed,
+        (false, false) => Change::None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::testing::jwt_with;
+
+    #[test]
+    fn changes_from_other_tabs_map_to_auth_events() {
+        let alice = |n: u32| {
+            Session::from_stored(
+                Some(jwt_with(&format!(r#"{{"sub":"alice","exp":{n}}}"#))),
+                Some(format!("rt{n}")),
+                None,
+            )
+        };
+        let bob = Session::from_stored(
+            Some(jwt_with(r#"{"sub":"bob","exp":9}"#)),
+            Some("rtb".into()),
+            None,
+        );
+        let none = Session::default();
+        assert_eq!(classify(&none, &none), Change::None);
+        assert_eq!(classify(&none, &alice(1)), Change::SignedIn);
+        assert_eq!(classify(&alice(1), &none), Change::SignedOut);
+        assert_eq!(classify(&alice(1), &alice(2)), Change::Refreshed);
+        assert_eq!(classify(&alice(1), &alice(1)), Change::None);
+        assert_eq!(classify(&alice(1), &bob), Change::SignedIn);
+    }
 
     fn session(auth: &str, rt: Option<&str>) -> Session {
         Session::from_stored(Some(auth.into()), rt.map(Into::into), None)
