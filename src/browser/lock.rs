@@ -10,9 +10,22 @@ use wasm_bindgen_futures::JsFuture;
 
 use super::{js, time::Deadline};
 
-/// A granted lock; released on drop.
+/// A granted lock; released on drop, or by [`Held::release`], which also
+/// waits until the browser has let it go.
 pub struct Held {
     release: Function,
+    /// The request's promise: it settles once the lock is released.
+    request: Option<Promise>,
+}
+
+impl Held {
+    /// Releases the lock and waits until another holder could take it.
+    pub async fn release(mut self) {
+        let _ = self.release.call0(&JsValue::NULL);
+        if let Some(request) = self.request.take() {
+            let _ = JsFuture::from(request).await;
+        }
+    }
 }
 
 impl Drop for Held {
@@ -103,6 +116,7 @@ async fn request(
     }
     .map_err(drop)?;
     let mut fail = None;
+    let mut pending = None;
     let granted = Promise::new(&mut |grant, reject| {
         let held = held.clone();
         let callback = Closure::once_into_js(move |lock: JsValue| -> JsValue {
@@ -122,6 +136,7 @@ async fn request(
                 if let Ok(catch) = js::get(&p, "catch").dyn_into::<Function>() {
                     let _ = catch.call1(&p, &reject);
                 }
+                pending = p.dyn_into::<Promise>().ok();
             }
             Err(_) => fail = Some(()),
         }
@@ -130,7 +145,10 @@ async fn request(
         return Err(());
     }
     match JsFuture::from(granted).await {
-        Ok(v) if v.is_truthy() => Ok(Some(Held { release })),
+        Ok(v) if v.is_truthy() => Ok(Some(Held {
+            release,
+            request: pending,
+        })),
         Ok(_) => Ok(None),
         Err(_) => Err(()),
     }

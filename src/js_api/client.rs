@@ -15,7 +15,7 @@ use crate::browser::lock::{self, Acquired};
 use crate::browser::signals::{Signal, Signals};
 use crate::browser::{http, js, store::Store, time};
 use crate::core::error::{Code, Error};
-use crate::core::policy::{skew_from_iat, Failure, Next, Policy, SETTLE_MS};
+use crate::core::policy::{skew_from_iat, Failure, Next, Policy, LINGER_MS, SETTLE_MS};
 use crate::core::refresh::{
     after_lock, after_refusal, classify, AfterLock, Change, Gate, Refusal, Ticket,
 };
@@ -404,9 +404,11 @@ impl Client {
         name
     }
 
-    /// The leader's refresh under the cross-tab lock; events wait until the
-    /// lock is released.
-    async fn locked_refresh(&self, force: bool) -> Result<String, Error> {
+    /// The leader's refresh under the cross-tab lock. The callers get their
+    /// token at once; the lock is kept a little longer when this tab wrote
+    /// new tokens, so that the next holder reads them, and events are
+    /// delivered once it is released.
+    async fn locked_refresh(self: &Rc<Self>, force: bool) -> Result<String, Error> {
         let started = self.state.borrow().session.clone();
         let settled_before = self.settled.get();
         let acquired =
@@ -418,29 +420,45 @@ impl Client {
             Acquired::TimedOut => (None, true),
         };
         self.state.borrow_mut().locked += 1;
-        let result = self
+        let (result, wrote) = self
             .refresh_holding_lock(&started, force, waited, settled_before)
             .await;
-        let changed = self.state.borrow().session.refresh_token() != started.refresh_token();
-        self.post(if changed {
+        self.post(if wrote {
             Signal::Changed
         } else {
             Signal::Unchanged
         });
-        drop(guard);
-        self.state.borrow_mut().locked -= 1;
-        self.flush_events();
+        let client = self.clone();
+        spawn_local(async move {
+            if let Some(guard) = guard {
+                if wrote {
+                    // Another tab's copy of localStorage lags our write by a
+                    // few ms; a tab granted the lock before it lands would
+                    // refresh with the rotated token.
+                    time::sleep(LINGER_MS).await;
+                }
+                // Listeners run only once the browser has let the lock go.
+                guard.release().await;
+            }
+            client.state.borrow_mut().locked -= 1;
+            client.flush_events();
+        });
         result
     }
 
+    /// Refreshes unless storage, read under the lock, makes it needless.
+    /// Also tells whether this tab wrote new tokens.
     async fn refresh_holding_lock(
         &self,
         started: &Session,
         force: bool,
         waited: bool,
         settled_before: u64,
-    ) -> Result<String, Error> {
-        let mut session = self.reload().await?;
+    ) -> (Result<String, Error>, bool) {
+        let mut session = match self.reload().await {
+            Ok(s) => s,
+            Err(e) => return (Err(e), false),
+        };
         // Another tab held the lock, and what it wrote may reach this tab's
         // storage a few ms after the grant: refreshing now with the old
         // token would be the reuse the server punishes. Wait briefly for
@@ -450,10 +468,16 @@ impl Client {
             && self.settled.get() == settled_before
         {
             self.next_settled(SETTLE_MS).await;
-            session = self.reload().await?;
+            session = match self.reload().await {
+                Ok(s) => s,
+                Err(e) => return (Err(e), false),
+            };
         }
         let adopted = after_lock(started, &session) == AfterLock::Adopt;
-        self.run_refresh(session, force && !adopted).await
+        let under_lock = session.refresh_token().map(str::to_owned);
+        let result = self.run_refresh(session, force && !adopted).await;
+        let wrote = self.state.borrow().session.refresh_token() != under_lock.as_deref();
+        (result, wrote)
     }
 
     /// Decide from `session`, send, retry transient failures, store the

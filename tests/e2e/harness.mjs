@@ -123,3 +123,71 @@ export function fakeJwt(claims) {
 
 /** Unix seconds now. */
 export const nowS = () => Math.floor(Date.now() / 1000);
+
+let appCount = 0;
+/** A new app on the auth server (its own counters and faults), with a signed-in user's AuthResult. */
+export async function newApp(auth, prefix, settings = {}, { login = true } = {}) {
+  const app = `${prefix}${++appCount}`;
+  await auth.admin("PUT", `/admin/apps/${app}`, { auth_token_lifetime: 300, ...settings });
+  const email = `user${appCount}@example.com`;
+  const authResult = login ? await demoLogin(auth, app, email) : undefined;
+  await auth.admin("POST", `/admin/stats/reset?app=${app}`);
+  return {
+    app,
+    email,
+    authResult,
+    stats: () => auth.admin("GET", `/admin/stats?app=${app}`),
+    fault: (spec) => auth.admin("POST", "/admin/faults", { app, ...spec }),
+  };
+}
+
+/** The server's demo login: the AuthResult a Passage element's onSuccess would hand over. */
+export async function demoLogin(auth, app, identifier) {
+  const res = await fetch(`${auth.url}/v1/apps/${app}/demo/login`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ identifier }),
+  });
+  if (res.status !== 200) throw new Error(`demo login: ${res.status}`);
+  return (await res.json()).auth_result;
+}
+
+/** Gives the page `make(options)` (a PassageUser for the app that records its events) and `attempt(promise)`. */
+export async function installHelpers(page, app, authOrigin) {
+  await page.evaluate(
+    ([app, authOrigin]) => {
+      window.events = [];
+      window.make = (options = {}) => {
+        const user = new window.psg.PassageUser({ appId: app, authOrigin, ...options });
+        user.onAuthStateChange((event, detail) => window.events.push([event, detail.reason ?? null]));
+        return user;
+      };
+      // Auth events are delivered just after the callers resolve (once the
+      // refresh lock is released): wait for them to settle.
+      window.settle = () => new Promise((ok) => setTimeout(ok, 300));
+      window.attempt = async (promise) => {
+        try {
+          return { ok: true, value: await promise };
+        } catch (e) {
+          return { ok: false, code: e.code, retryAfter: e.retryAfter, message: e.message, isPassageError: e instanceof window.psg.PassageError };
+        }
+      };
+    },
+    [app, authOrigin],
+  );
+}
+
+/** Does the server still accept refresh token `rt`? (Using it rotates it.) */
+export async function serverAccepts(auth, app, rt) {
+  const res = await fetch(`${auth.url}/v1/apps/${app}/tokens`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ refresh_token: rt }),
+  });
+  return res.status === 200;
+}
+
+/** An expired JWT naming `app`, standing in for a stale stored auth token. */
+export function staleJwt(authUrl, app) {
+  return fakeJwt({ sub: "u", iat: nowS() - 600, exp: nowS() - 300, aud: [authUrl, app] });
+}

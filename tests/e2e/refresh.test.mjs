@@ -3,7 +3,16 @@
 // are counted on the server side.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { fakeJwt, launchBrowser, nowS, openPage, startAuthServer, startStatic } from "./harness.mjs";
+import {
+  installHelpers,
+  launchBrowser,
+  newApp,
+  openPage,
+  serverAccepts as accepts,
+  staleJwt as stale,
+  startAuthServer,
+  startStatic,
+} from "./harness.mjs";
 
 let browser, site, auth;
 before(async () => {
@@ -16,60 +25,17 @@ after(async () => {
   await auth?.stop();
 });
 
-let apps = 0;
 /** A new app on the auth server (isolated counters and faults), a signed-in AuthResult and a page. */
-async function setup(settings = {}, { login = true } = {}) {
-  const app = `refresh${++apps}`;
-  await auth.admin("PUT", `/admin/apps/${app}`, { auth_token_lifetime: 300, ...settings });
-  let authResult;
-  if (login) {
-    const res = await fetch(`${auth.url}/v1/apps/${app}/demo/login`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ identifier: `user${apps}@example.com` }),
-    });
-    assert.equal(res.status, 200);
-    authResult = (await res.json()).auth_result;
-  }
-  await auth.admin("POST", `/admin/stats/reset?app=${app}`);
+async function setup(settings = {}, options = {}) {
+  const t = await newApp(auth, "refresh", settings, options);
   const context = await browser.newContext();
   const page = await openPage(context, site.url);
-  await page.evaluate(
-    ([app, authOrigin]) => {
-      window.events = [];
-      window.make = (options = {}) => {
-        const user = new window.psg.PassageUser({ appId: app, authOrigin, ...options });
-        user.onAuthStateChange((event, detail) => window.events.push([event, detail.reason ?? null]));
-        return user;
-      };
-      window.attempt = async (promise) => {
-        try {
-          return { ok: true, value: await promise };
-        } catch (e) {
-          return { ok: false, code: e.code, retryAfter: e.retryAfter, message: e.message, isPassageError: e instanceof window.psg.PassageError };
-        }
-      };
-    },
-    [app, auth.url],
-  );
-  const stats = () => auth.admin("GET", `/admin/stats?app=${app}`);
-  const fault = (spec) => auth.admin("POST", "/admin/faults", { app, ...spec });
-  const done = () => context.close();
-  return { app, authResult, page, stats, fault, done };
+  await installHelpers(page, t.app, auth.url);
+  return { ...t, page, done: () => context.close() };
 }
 
-/** An expired JWT naming `app`, to stand in for a stale stored auth token. */
-const staleJwt = (app) => fakeJwt({ sub: "u", iat: nowS() - 600, exp: nowS() - 300, aud: [auth.url, app] });
-
-/** Refreshes with `rt` directly: does the server still accept it? */
-async function serverAccepts(app, rt) {
-  const res = await fetch(`${auth.url}/v1/apps/${app}/tokens`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ refresh_token: rt }),
-  });
-  return res.status === 200;
-}
+const staleJwt = (app) => stale(auth.url, app);
+const serverAccepts = (app, rt) => accepts(auth, app, rt);
 
 describe("the fast path", () => {
   test("a fresh token costs no request and no storage read", async () => {
@@ -111,6 +77,7 @@ describe("refresh", () => {
           }),
         );
         const tokens = await Promise.all(calls);
+        await window.settle();
         return { tokens: [...new Set(tokens)], storedAtFirstResolve, rt: localStorage.getItem("psg_refresh_token"), events: window.events };
       },
       [t.authResult, staleJwt(t.app)],
@@ -267,7 +234,9 @@ describe("refresh failures", () => {
         user.setAuthResult({ ...authResult, auth_token: stale });
         const start = Date.now();
         const result = await window.attempt(user.getAuthToken());
-        return { result, ms: Date.now() - start, rt: localStorage.getItem("psg_refresh_token"), events: window.events };
+        const ms = Date.now() - start;
+        await window.settle();
+        return { result, ms, rt: localStorage.getItem("psg_refresh_token"), events: window.events };
       },
       [t.authResult, staleJwt(t.app), options],
     );
@@ -480,7 +449,7 @@ describe("userInfo", () => {
       user.setAuthResult(authResult);
       return user.userInfo();
     }, t.authResult);
-    assert.equal(r.email, `user${apps}@example.com`);
+    assert.equal(r.email, t.email);
     await t.fault({ endpoint: "currentuser", status: 401, count: 1 });
     const again = await t.page.evaluate(() => window.make().userInfo());
     assert.equal(again.email, r.email);
@@ -514,7 +483,7 @@ describe("onAuthStateChange", () => {
         });
         user.setAuthResult({ ...authResult, auth_token: stale });
         await user.getAuthToken();
-        await new Promise((ok) => setTimeout(ok, 50));
+        await window.settle();
         off();
         await user.signOut();
         return { seen, inner };
