@@ -95,6 +95,41 @@ export interface PassageUserInfo {
   [field: string]: unknown;
 }
 
+/** The API origins that may receive the auth token. */
+export interface ApiOriginOptions {
+  /** Exact origins, e.g. `["https://api.example.com"]`; paths are ignored, scheme and port count. */
+  origins: string[];
+}
+
+/** Options of {@link PassageUser.createFetch}. */
+export interface FetchHelperOptions extends ApiOriginOptions {
+  /** The fetch to wrap; defaults to the global one. */
+  fetch?: (input: Request) => Promise<Response>;
+}
+
+/** The part of an axios instance the interceptor uses (axios 1.x satisfies it). */
+export interface AxiosLike {
+  interceptors: {
+    request: {
+      use(onFulfilled: (config: AxiosLikeConfig) => AxiosLikeConfig | Promise<AxiosLikeConfig>): number;
+      eject(id: number): void;
+    };
+    response: {
+      use(onFulfilled: undefined, onRejected: (error: unknown) => unknown): number;
+      eject(id: number): void;
+    };
+  };
+  getUri(config?: AxiosLikeConfig): string;
+  request(config: AxiosLikeConfig): Promise<unknown>;
+}
+
+/** The part of an axios request config the interceptor touches. */
+export interface AxiosLikeConfig {
+  url?: string;
+  baseURL?: string;
+  headers?: unknown;
+}
+
 /** The signed-in user's session. */
 export declare class PassageUser {
   constructor(options?: PassageUserOptions);
@@ -110,6 +145,18 @@ export declare class PassageUser {
   userInfo(): Promise<PassageUserInfo | undefined>;
   /** Ends the session everywhere; `true` once the server confirmed the revocation. */
   signOut(): Promise<boolean>;
+  /**
+   * A `fetch` that sends `Authorization: Bearer <token>` only to `origins`,
+   * and retries once after a forced refresh when the API answers 401.
+   * Rejects with a `PassageError` when no token can be had.
+   */
+  createFetch(options: FetchHelperOptions): (input: RequestInfo | URL, init?: RequestInit) => Promise<Response>;
+  /**
+   * Adds interceptors to an axios instance: the token goes only to
+   * `origins`, and a 401 from them is retried once after a forced refresh.
+   * Returns a function that removes the interceptors.
+   */
+  axiosInterceptor(instance: AxiosLike, options: ApiOriginOptions): () => void;
   /** Subscribes to auth events; returns the unsubscribe function. */
   onAuthStateChange(listener: (event: AuthEvent, detail: AuthEventDetail) => void): () => void;
 }

@@ -80,6 +80,65 @@ export class PassageUser {
     return this.#core.signOut();
   }
 
+  /**
+   * A `fetch` that sends `Authorization: Bearer <token>` to the named API
+   * origins only, and retries once after a forced refresh when the API
+   * answers 401.
+   */
+  createFetch({ origins, fetch: send = globalThis.fetch.bind(globalThis) } = {}) {
+    const allowed = apiOrigins(origins);
+    return async (input, init) => {
+      const request = new Request(input, init);
+      if (!allowed.has(originOf(request.url))) return send(request);
+      // A body can be read once: keep a copy for the retry.
+      const retry = request.clone();
+      request.headers.set("Authorization", `Bearer ${await this.getAuthToken()}`);
+      const response = await send(request);
+      if (response.status !== 401) return response;
+      retry.headers.set("Authorization", `Bearer ${await this.refresh()}`);
+      return send(retry);
+    };
+  }
+
+  /**
+   * Installs request and response interceptors on an axios instance: the
+   * token goes only to the named API origins, and a 401 from them is retried
+   * once after a forced refresh. Returns a function that removes them.
+   */
+  axiosInterceptor(instance, { origins } = {}) {
+    const allowed = apiOrigins(origins);
+    if (!instance?.interceptors?.request || typeof instance.request !== "function") {
+      throw new PassageError("invalid_options", "axiosInterceptor needs an axios instance");
+    }
+    const ours = new WeakSet();
+    const authorize = (config, token) => {
+      config.headers ??= {};
+      if (typeof config.headers.set === "function") config.headers.set("Authorization", `Bearer ${token}`);
+      else config.headers.Authorization = `Bearer ${token}`;
+      ours.add(config);
+      return config;
+    };
+    const request = instance.interceptors.request.use(async (config) => {
+      let url;
+      try {
+        url = instance.getUri(config);
+      } catch {
+        return config; // axios will report the bad URL itself
+      }
+      return allowed.has(originOf(url)) ? authorize(config, await this.getAuthToken()) : config;
+    });
+    const response = instance.interceptors.response.use(undefined, async (error) => {
+      const config = error?.config;
+      if (error?.response?.status !== 401 || !config || !ours.has(config) || config.__psgRetried) throw error;
+      config.__psgRetried = true;
+      return instance.request(authorize(config, await this.refresh()));
+    });
+    return () => {
+      instance.interceptors.request.eject(request);
+      instance.interceptors.response.eject(response);
+    };
+  }
+
   /** Calls `listener(event, detail)` on SIGNED_IN, TOKEN_REFRESHED and SIGNED_OUT. */
   onAuthStateChange(listener) {
     if (typeof listener !== "function") {
@@ -89,6 +148,30 @@ export class PassageUser {
     return () => {
       this.#listeners.delete(listener);
     };
+  }
+}
+
+/** The exact origins (`scheme://host:port`) the app names as its APIs. */
+function apiOrigins(origins) {
+  if (!Array.isArray(origins) || origins.length === 0) {
+    throw new PassageError("invalid_options", "name the API origins that may receive the token, e.g. { origins: [\"https://api.example.com\"] }");
+  }
+  return new Set(
+    origins.map((o) => {
+      const origin = typeof o === "string" ? originOf(o) : undefined;
+      if (!origin || origin === "null") throw new PassageError("invalid_options", "each API origin must be an absolute http(s) URL");
+      return origin;
+    }),
+  );
+}
+
+/** The origin of `url` (relative to the page), or undefined when it is not an http(s) URL. */
+function originOf(url) {
+  try {
+    const parsed = new URL(url, globalThis.location?.href);
+    return parsed.protocol === "https:" || parsed.protocol === "http:" ? parsed.origin : undefined;
+  } catch {
+    return undefined;
   }
 }
 
