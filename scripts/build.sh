@@ -26,6 +26,11 @@ if (env.length) { console.error("wasm imports from env:", env.map((i) => i.name)
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
 sed "s/@VERSION@/$version/" pkg-template/package.json > pkg/package.json
 cp pkg-template/index.js pkg-template/index.d.ts pkg/
+# Every byte ships to every page load: the entry and the glue go out minified.
+for js in pkg/index.js pkg/passage_user.js; do
+  node_modules/.bin/esbuild "$js" --minify --format=esm --target=es2022 --log-level=warning \
+    --outfile="$js" --allow-overwrite
+done
 cp pkg-template/README.md pkg/ 2>/dev/null || true
 rm -f pkg/.gitignore
 echo "pkg/: $(wc -c < pkg/passage_user_bg.wasm) bytes wasm, $(cat pkg/*.js | wc -c) bytes js"
