@@ -29,8 +29,11 @@ pub struct Signals {
 impl Signals {
     /// Calls `on_signal` for every signal from another tab. Storage events
     /// count only for the session's keys (or a `clear()`, whose key is null).
+    /// A page shown again (back/forward cache, tab brought to the front)
+    /// counts as `Changed`: it may have missed events while hidden.
     pub fn listen(on_signal: impl Fn(Signal) + 'static) -> Signals {
         let on_signal = std::rc::Rc::new(on_signal);
+        let on_wake = on_signal.clone();
         let channel = BroadcastChannel::new(CHANNEL).ok();
         if let Some(channel) = &channel {
             let handler = on_signal.clone();
@@ -55,6 +58,15 @@ impl Signals {
             });
             let _ = window
                 .add_event_listener_with_callback("storage", listener.as_ref().unchecked_ref());
+            listener.forget();
+            // A page restored from the back/forward cache, or a tab coming
+            // back to the foreground, may have missed events: read again.
+            // (Off the hot path: these fire rarely.)
+            let listener = Closure::<dyn Fn()>::new(move || on_wake(Signal::Changed));
+            for event in ["pageshow", "visibilitychange"] {
+                let _ = window
+                    .add_event_listener_with_callback(event, listener.as_ref().unchecked_ref());
+            }
             listener.forget();
         }
         Signals { channel }
