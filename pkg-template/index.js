@@ -158,17 +158,18 @@ function apiOrigins(origins) {
   }
   return new Set(
     origins.map((o) => {
-      const origin = typeof o === "string" ? originOf(o) : undefined;
+      // Absolute only: a relative "/api" would silently mean the page's origin.
+      const origin = typeof o === "string" ? originOf(o, null) : undefined;
       if (!origin || origin === "null") throw new PassageError("invalid_options", "each API origin must be an absolute http(s) URL");
       return origin;
     }),
   );
 }
 
-/** The origin of `url` (relative to the page), or undefined when it is not an http(s) URL. */
-function originOf(url) {
+/** The origin of `url` (relative to `base`, by default the page), or undefined when it is not an http(s) URL. */
+function originOf(url, base = globalThis.location?.href) {
   try {
-    const parsed = new URL(url, globalThis.location?.href);
+    const parsed = base == null ? new URL(url) : new URL(url, base);
     return parsed.protocol === "https:" || parsed.protocol === "http:" ? parsed.origin : undefined;
   } catch {
     return undefined;

@@ -20,9 +20,14 @@ const TYPES = {
   ".css": "text/css",
 };
 
-/** Serves the repository root read-only on 127.0.0.1 (an ephemeral port). */
-export async function startStatic(root = ROOT) {
+/**
+ * Serves the repository root read-only on 127.0.0.1 (an ephemeral port).
+ * `handle(req, res)`, when given, sees each request first and returns true
+ * when it has answered it (e.g. a test's API routes).
+ */
+export async function startStatic(root = ROOT, { handle } = {}) {
   const server = createServer((req, res) => {
+    if (handle?.(req, res)) return;
     const path = normalize(decodeURIComponent(new URL(req.url, "http://x").pathname));
     const file = join(root, path.endsWith("/") ? path + "index.html" : path);
     if (!file.startsWith(root)) {
@@ -84,8 +89,8 @@ export async function startAuthServer(args = [], dataDir = mkdtempSync(join(tmpd
   };
 }
 
-/** Headless Debian Chromium, kept off the network beyond 127.0.0.1. */
-export async function launchBrowser() {
+/** Headless Debian Chromium, kept off the network beyond 127.0.0.1; `args` are extra command-line flags. */
+export async function launchBrowser({ args = [] } = {}) {
   return chromium.launch({
     executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
     args: [
@@ -96,6 +101,7 @@ export async function launchBrowser() {
       "--disable-background-networking",
       "--disable-component-update",
       "--disable-sync",
+      ...args,
     ],
   });
 }
