@@ -87,18 +87,29 @@ export interface AuthEventDetail {
   expiresAt?: number;
 }
 
-/** A Passage user as `GET /currentuser` describes it. */
+/** A Passage user as `GET /currentuser` describes it (fields beyond `id` depend on the server). */
 export interface PassageUserInfo {
   id: string;
   email?: string;
+  email_verified?: boolean;
+  phone?: string;
+  phone_verified?: boolean;
+  /** `"active"`, `"inactive"` or `"pending"` on Passage. */
   status?: string;
+  /** RFC 3339 times. */
+  created_at?: string;
+  updated_at?: string;
+  last_login_at?: string | null;
+  login_count?: number;
+  user_metadata?: Record<string, unknown> | null;
+  webauthn?: boolean;
   [field: string]: unknown;
 }
 
 /** The API origins that may receive the auth token. */
 export interface ApiOriginOptions {
   /** Exact origins, e.g. `["https://api.example.com"]`; paths are ignored, scheme and port count. */
-  origins: string[];
+  origins: readonly string[];
 }
 
 /** Options of {@link PassageUser.createFetch}. */
@@ -107,11 +118,15 @@ export interface FetchHelperOptions extends ApiOriginOptions {
   fetch?: (input: Request) => Promise<Response>;
 }
 
-/** The part of an axios instance the interceptor uses (axios 1.x satisfies it). */
-export interface AxiosLike {
+/**
+ * The part of an axios instance the interceptor uses; axios 1.x instances
+ * (`axios.create()`, or `axios` itself) satisfy it. `C` is the instance's own
+ * request config type, inferred from the instance.
+ */
+export interface AxiosLike<C extends AxiosLikeConfig = AxiosLikeConfig> {
   interceptors: {
     request: {
-      use(onFulfilled: (config: AxiosLikeConfig) => AxiosLikeConfig | Promise<AxiosLikeConfig>): number;
+      use(onFulfilled: (config: C) => C | Promise<C>): number;
       eject(id: number): void;
     };
     response: {
@@ -123,7 +138,7 @@ export interface AxiosLike {
   request(config: AxiosLikeConfig): Promise<unknown>;
 }
 
-/** The part of an axios request config the interceptor touches. */
+/** The part of an axios request config the interceptor reads and writes. */
 export interface AxiosLikeConfig {
   url?: string;
   baseURL?: string;
@@ -156,7 +171,7 @@ export declare class PassageUser {
    * `origins`, and a 401 from them is retried once after a forced refresh.
    * Returns a function that removes the interceptors.
    */
-  axiosInterceptor(instance: AxiosLike, options: ApiOriginOptions): () => void;
+  axiosInterceptor<C extends AxiosLikeConfig>(instance: AxiosLike<C>, options: ApiOriginOptions): () => void;
   /** Subscribes to auth events; returns the unsubscribe function. */
   onAuthStateChange(listener: (event: AuthEvent, detail: AuthEventDetail) => void): () => void;
 }
