@@ -6,5 +6,12 @@ cd "$(dirname "$0")/.."
 
 ./scripts/setup.sh
 ./scripts/build.sh
+# The demo calls its protected API through axios: the page imports axios's
+# browser build from www/vendor/ (gitignored, copied here from node_modules).
+mkdir -p www/vendor
+cp node_modules/axios/dist/esm/axios.min.js node_modules/axios/dist/esm/axios.min.js.map www/vendor/
 cargo build --release -p passage-auth-server
-exec target/release/passage-auth-server --addr "${ADDR:-127.0.0.1:8787}" --data "${DATA:-.data}" --www www --pkg pkg "$@"
+# Auth tokens live 30 s, so the page shows a refresh every half minute
+# (AUTH_TOKEN_LIFETIME, or a later --auth-token-lifetime, changes that).
+exec target/release/passage-auth-server --addr "${ADDR:-127.0.0.1:8787}" --data "${DATA:-.data}" --www www --pkg pkg \
+  --auth-token-lifetime "${AUTH_TOKEN_LIFETIME:-30}" "$@"

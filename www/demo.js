@@ -1,21 +1,71 @@
+// The demo page: the package from /pkg/, axios from /vendor/ (copied from
+// node_modules by scripts/demo.sh), both served by the local auth server,
+// which is also this page's origin.
 import { PassageUser, PassageError } from "/pkg/index.js";
 
 const APP = "demo";
 const AUTH_ORIGIN = location.origin;
+const TAB = Number(new URLSearchParams(location.search).get("tab")) || 1;
 const $ = (id) => document.getElementById(id);
 
 const user = new PassageUser({ appId: APP, authOrigin: AUTH_ORIGIN });
 
-function logEvent(text) {
-  const li = document.createElement("li");
-  li.textContent = `${new Date().toLocaleTimeString()} ${text}`;
-  $("events").prepend(li);
+// The protected API goes through axios; the interceptor adds the token for
+// this origin only and retries a 401 once after a forced refresh.
+let api;
+try {
+  const { default: axios } = await import("./vendor/axios.min.js");
+  api = axios.create({ baseURL: `${AUTH_ORIGIN}/v1/apps/${APP}` });
+  user.axiosInterceptor(api, { origins: [AUTH_ORIGIN] });
+} catch {
+  // Served without scripts/demo.sh: the API button explains.
 }
 
+// --- auth events ------------------------------------------------------------
+
+const REASONS = {
+  sign_out: "signed out in this tab",
+  other_tab: "signed out in another tab",
+  refresh_refused: "the server refused the refresh token",
+  expired: "the session ended",
+};
+const clock = (seconds) => new Date(seconds * 1000).toLocaleTimeString();
+
+function log(kind, name, text) {
+  const li = document.createElement("li");
+  li.dataset.event = name;
+  li.className = kind;
+  const time = document.createElement("time");
+  time.textContent = new Date().toLocaleTimeString();
+  const badge = document.createElement("span");
+  badge.className = `badge ${name.toLowerCase()}`;
+  badge.textContent = name;
+  const detail = document.createElement("span");
+  detail.textContent = text;
+  li.append(time, badge, detail);
+  $("events").prepend(li);
+  $("no-events").hidden = true;
+}
+
+let refreshes = 0;
 user.onAuthStateChange((event, detail) => {
-  logEvent(detail.reason ? `${event} (${detail.reason})` : event);
-  render();
+  const text = detail.reason
+    ? REASONS[detail.reason] ?? detail.reason
+    : detail.expiresAt
+      ? `token valid until ${clock(detail.expiresAt)}`
+      : "";
+  log("auth", event, text);
+  if (event === "TOKEN_REFRESHED") {
+    $("refresh-count").textContent = String(++refreshes);
+    const box = $("signed-in");
+    box.classList.remove("flash");
+    void box.offsetWidth; // restart the animation
+    box.classList.add("flash");
+  }
+  sync();
 });
+
+// --- sign in and out ----------------------------------------------------------
 
 // Stands in for a Passage element: its onSuccess hands the AuthResult over.
 async function demoLogin(identifier) {
@@ -24,75 +74,127 @@ async function demoLogin(identifier) {
     headers: { "content-type": "application/json" },
     body: JSON.stringify({ identifier }),
   });
-  if (!res.ok) throw new Error(`login failed: ${res.status}`);
+  if (!res.ok) throw new Error(`the demo login answered ${res.status}`);
   return (await res.json()).auth_result;
 }
 
 $("login").addEventListener("submit", async (e) => {
   e.preventDefault();
+  $("sign-in").disabled = true;
   try {
     user.setAuthResult(await demoLogin($("identifier").value));
   } catch (error) {
-    logEvent(`login error: ${error.message}`);
+    log("note", "ERROR", describe(error));
+  } finally {
+    $("sign-in").disabled = false;
   }
 });
 
-$("call-api").addEventListener("click", async () => {
-  try {
-    const token = await user.getAuthToken();
-    const res = await fetch(`${AUTH_ORIGIN}/v1/apps/${APP}/demo/api/hello`, {
-      headers: { authorization: `Bearer ${token}` },
-    });
-    $("api-result").textContent = `${res.status} ${JSON.stringify(await res.json(), null, 2)}`;
-  } catch (error) {
-    $("api-result").textContent = describe(error);
-  }
-});
-
-$("force-refresh").addEventListener("click", () => user.refresh().catch((e) => logEvent(describe(e))));
-$("new-tab").addEventListener("click", () => window.open(location.href, "_blank"));
 $("sign-out").addEventListener("click", async () => {
   const confirmed = await user.signOut();
-  logEvent(confirmed ? "revocation confirmed by the server" : "revocation pending: will retry");
+  log("note", "REVOKE", confirmed ? "the server confirmed the revocation" : "revocation pending: it will be retried");
 });
 
-function describe(error) {
-  return error instanceof PassageError ? `${error.code}: ${error.message}` : String(error);
-}
+$("force-refresh").addEventListener("click", () => user.refresh().catch((e) => log("note", "ERROR", describe(e))));
+$("new-tab").addEventListener("click", () => window.open(`${location.pathname}?tab=${TAB + 1}`, "_blank"));
 
-let expiresAt = 0;
-async function render() {
-  let token;
-  try {
-    token = await user.getAuthToken();
-  } catch (error) {
-    $("signed-in").hidden = true;
-    $("signed-out").hidden = false;
-    $("email").textContent = "";
-    if (!(error instanceof PassageError && error.code === "login_required")) logEvent(describe(error));
+// --- the protected API ----------------------------------------------------------
+
+$("call-api").addEventListener("click", async () => {
+  $("api").hidden = false;
+  if (!api) {
+    show("error", "axios is missing", "Start the demo with ./scripts/demo.sh, which copies axios into www/vendor/.");
     return;
   }
-  const claims = JSON.parse(atob(token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/")));
-  expiresAt = claims.exp;
-  $("signed-out").hidden = true;
-  $("signed-in").hidden = false;
-  if (!$("email").textContent) {
-    const info = await user.userInfo().catch(() => undefined);
-    $("email").textContent = info?.email ?? claims.sub;
+  show("pending", "calling GET /demo/api/hello …", "");
+  try {
+    const res = await api.get("/demo/api/hello");
+    const { message, user: who, server_time: serverTime } = res.data;
+    show("ok", `${res.status} OK at ${clock(serverTime)}`, `${message}\n\nuser: ${JSON.stringify(pick(who), null, 2)}`);
+  } catch (error) {
+    if (error.response) show("error", `${error.response.status}`, JSON.stringify(error.response.data, null, 2));
+    else show("error", "failed", describe(error));
   }
-  tick();
+});
+
+const pick = (u) => ({ id: u.id, email: u.email, status: u.status, login_count: u.login_count });
+
+function show(kind, status, body) {
+  $("api-status").className = `status ${kind}`;
+  $("api-status").textContent = status;
+  $("api-result").textContent = body;
 }
 
+function describe(error) {
+  return error instanceof PassageError ? `${error.code}: ${error.message}` : String(error?.message ?? error);
+}
+
+// --- the session view -------------------------------------------------------
+
+let token;
+let claims = {};
+let syncing = false;
+
+function decode(jwt) {
+  const part = jwt.split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
+  return JSON.parse(atob(part));
+}
+
+/** Asks for the token (a refresh when it is due) and renders what it finds. */
+async function sync() {
+  if (syncing) return;
+  syncing = true;
+  try {
+    const current = await user.getAuthToken();
+    if (current !== token) {
+      token = current;
+      claims = decode(current);
+    }
+    signedIn(true);
+    if (!$("email").textContent) {
+      const info = await user.userInfo().catch(() => undefined);
+      $("email").textContent = info?.email ?? "";
+      $("user-id").textContent = info ? `user id ${info.id}` : "";
+    }
+  } catch (error) {
+    token = undefined;
+    signedIn(false);
+    if (!(error instanceof PassageError && error.code === "login_required")) log("note", "ERROR", describe(error));
+  } finally {
+    syncing = false;
+    tick();
+  }
+}
+
+function signedIn(yes) {
+  $("signed-in").hidden = !yes;
+  $("signed-out").hidden = yes;
+  document.body.dataset.session = yes ? "signed-in" : "signed-out";
+  if (!yes) {
+    $("email").textContent = "";
+    $("user-id").textContent = "";
+    $("api").hidden = true;
+    show("", "", "");
+  }
+}
+
+/** The countdown, four times a second. */
 function tick() {
-  const left = Math.round(expiresAt - Date.now() / 1000);
-  $("state").textContent = left > 0 ? "fresh" : "expired";
-  $("state").className = left > 0 ? "fresh" : "stale";
-  $("time-left").textContent = left > 0 ? `(expires in ${left} s)` : "";
+  if (!token) return;
+  const left = claims.exp - Date.now() / 1000;
+  const lifetime = Math.max(1, claims.exp - claims.iat);
+  const state = left > 0 ? (syncing ? "refreshing" : "fresh") : "expired";
+  $("state").textContent = state === "refreshing" ? "refreshing…" : state;
+  $("state").className = `pill ${state}`;
+  $("time-left").textContent = left > 0 ? `expires in ${Math.ceil(left)} s` : "expired";
+  $("meter-fill").style.width = `${Math.max(0, Math.min(100, (left / lifetime) * 100))}%`;
+  $("meter-fill").className = left / lifetime < 0.2 ? "low" : "";
 }
 
-// Asking for the token every second shows the silent refresh: when it runs
-// out, getAuthToken() refreshes it and TOKEN_REFRESHED appears above.
-setInterval(() => {
-  if (!$("signed-in").hidden) render();
-}, 1000);
-render();
+$("tab-name").textContent = `in tab ${TAB}`;
+document.title = TAB > 1 ? `PassageUser demo (tab ${TAB})` : "PassageUser demo";
+setInterval(tick, 250);
+// getAuthToken() is free while the token is fresh; once it is due, the call
+// refreshes it (one request, whichever tab asks first).
+setInterval(sync, 1000);
+sync();
