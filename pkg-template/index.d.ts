@@ -108,7 +108,11 @@ export interface PassageUserInfo {
 
 /** The API origins that may receive the auth token. */
 export interface ApiOriginOptions {
-  /** Exact origins, e.g. `["https://api.example.com"]`; paths are ignored, scheme and port count. */
+  /**
+   * Absolute http(s) URLs of the APIs, e.g. `["https://api.example.com"]`.
+   * Only their origins count (scheme, host and port, exactly); paths are
+   * ignored. Anything else throws `PassageError("invalid_options")`.
+   */
   origins: readonly string[];
 }
 
@@ -169,7 +173,9 @@ export declare class PassageUser {
   /**
    * Adds interceptors to an axios instance: the token goes only to
    * `origins`, and a 401 from them is retried once after a forced refresh.
-   * Returns a function that removes the interceptors.
+   * Returns a function that removes the interceptors. Throws
+   * `invalid_options` for bad options or something that is not an axios
+   * instance.
    */
   axiosInterceptor<C extends AxiosLikeConfig>(instance: AxiosLike<C>, options: ApiOriginOptions): () => void;
   /** Subscribes to auth events; returns the unsubscribe function. */
