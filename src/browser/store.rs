@@ -133,9 +133,17 @@ impl Store {
             Store::Local { storage, cookie } => Some(if session.is_empty() {
                 clear_local(storage, *cookie)
             } else {
-                let written = write_local(storage, session);
-                if *cookie && written.is_ok() {
-                    set_cookie(session.auth_token());
+                let written = write_local(storage, session).or_else(|_| {
+                    // Full: our own keys may be what fills it. Never leave a
+                    // refresh token that this session has rotated away where
+                    // another tab could reuse it: clear, and try once more.
+                    let _ = clear_local(storage, false);
+                    write_local(storage, session).inspect_err(|_| {
+                        let _ = clear_local(storage, false);
+                    })
+                });
+                if *cookie {
+                    set_cookie(written.as_ref().ok().and(session.auth_token()));
                 }
                 written
             }),

@@ -409,7 +409,10 @@ impl Client {
     /// new tokens, so that the next holder reads them, and events are
     /// delivered once it is released.
     async fn locked_refresh(self: &Rc<Self>, force: bool) -> Result<String, Error> {
-        let started = self.state.borrow().session.clone();
+        // What storage holds before waiting: under the lock, a difference
+        // means another tab acted meanwhile. (A custom store has not been
+        // read at all before the first call.)
+        let started = self.reload().await?;
         let settled_before = self.settled.get();
         let acquired =
             lock::acquire(&self.lock_name(&started), self.policy.lock_timeout_ms()).await;
@@ -691,7 +694,10 @@ impl Client {
             st.epoch += 1;
         }
         self.publish();
-        let _ = self.store.clear().await;
+        // A store that fails to clear must not bring the session back on
+        // the next read: memory (empty) stays the truth until it clears.
+        let cleared = self.store.clear().await;
+        self.state.borrow_mut().unsaved = cleared.is_err();
         self.post(Signal::Changed);
         self.emit("SIGNED_OUT", Some(reason));
     }
