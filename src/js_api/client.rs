@@ -8,9 +8,9 @@ use std::rc::Rc;
 
 use js_sys::{Function, Object, Promise, Reflect};
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::{future_to_promise, spawn_local, JsFuture};
+use wasm_bindgen_futures::JsFuture;
 
-use super::{is_login_required, options::Options, to_js};
+use super::{is_login_required, options::Options, run, spawn, to_js};
 use crate::browser::lock::{self, Acquired};
 use crate::browser::signals::{Signal, Signals};
 use crate::browser::{http, js, store::Store, time};
@@ -123,7 +123,7 @@ impl Client {
         *client.signals.borrow_mut() = Some(signals);
         client.watch_online();
         let retry = client.clone();
-        spawn_local(async move { retry.retry_pending().await });
+        spawn(async move { retry.retry_pending().await });
         client
     }
 
@@ -252,7 +252,7 @@ impl Client {
             Some(Err(_)) => {}
             None => {
                 let client = self.clone();
-                spawn_local(async move {
+                spawn(async move {
                     let _ = client.reload().await;
                 });
             }
@@ -300,7 +300,7 @@ impl Client {
         self.publish();
         if self.state.borrow().unsaved {
             let client = self.clone();
-            spawn_local(async move {
+            spawn(async move {
                 // `reload` writes an unsaved session first, and keeps it in
                 // memory while the store refuses it.
                 let _ = client.reload().await;
@@ -325,7 +325,7 @@ impl Client {
     fn revoke_in_background(&self, session: &Session, token: String) {
         if let Ok(url) = self.app_url(session) {
             let timeout = self.policy.timeout_ms;
-            spawn_local(async move {
+            spawn(async move {
                 let _ = http::revoke(&url, &token, timeout).await;
             });
         }
@@ -376,7 +376,7 @@ impl Client {
             (Ticket::Join(_), Some(p)) => p,
             (Ticket::Lead(id), _) | (Ticket::Join(id), None) => {
                 let client = self.clone();
-                let p = future_to_promise(async move {
+                let p = run(async move {
                     let result = client.locked_refresh(force).await;
                     {
                         let mut st = client.state.borrow_mut();
@@ -432,7 +432,7 @@ impl Client {
             Signal::Unchanged
         });
         let client = self.clone();
-        spawn_local(async move {
+        spawn(async move {
             if let Some(guard) = guard {
                 if wrote {
                     // Another tab's copy of localStorage lags our write by a
@@ -626,7 +626,7 @@ impl Client {
         let weak = Rc::downgrade(self);
         let listener = Closure::<dyn FnMut()>::new(move || {
             if let Some(client) = weak.upgrade() {
-                spawn_local(async move { client.retry_pending().await });
+                spawn(async move { client.retry_pending().await });
             }
         });
         let _ =

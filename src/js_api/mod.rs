@@ -14,12 +14,27 @@ use std::rc::Rc;
 
 use js_sys::{Function, Promise, Reflect};
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::future_to_promise;
 
 use crate::browser::js;
 use crate::core::error::{Code, Error};
 use client::Client;
 use options::Options;
+
+/// A future run for JavaScript.
+type Task<T> = core::pin::Pin<Box<dyn core::future::Future<Output = T>>>;
+
+/// Runs `task` and returns its promise. Boxed here so the executor glue is
+/// compiled once, not once per exported method: every kilobyte ships.
+fn run(
+    task: impl core::future::Future<Output = Result<JsValue, JsValue>> + 'static,
+) -> Promise {
+    wasm_bindgen_futures::future_to_promise(Box::pin(task) as Task<Result<JsValue, JsValue>>)
+}
+
+/// Runs `task` in the background (boxed, as for [`run`]).
+fn spawn(task: impl core::future::Future<Output = ()> + 'static) {
+    wasm_bindgen_futures::spawn_local(Box::pin(task) as Task<()>)
+}
 
 thread_local! {
     static ERROR_CLASS: RefCell<Option<Function>> = const { RefCell::new(None) };
@@ -84,13 +99,13 @@ impl Core {
     #[wasm_bindgen(js_name = getAuthToken)]
     pub fn get_auth_token(&self) -> Promise {
         let client = self.client.clone();
-        future_to_promise(async move { client.get_auth_token().await })
+        run(async move { client.get_auth_token().await })
     }
 
     /// A new auth token, joining a refresh in flight.
     pub fn refresh(&self) -> Promise {
         let client = self.client.clone();
-        future_to_promise(async move { client.shared_refresh(true).await })
+        run(async move { client.shared_refresh(true).await })
     }
 
     /// Ends the session here, in storage and in other tabs, then revokes the
@@ -99,22 +114,20 @@ impl Core {
     #[wasm_bindgen(js_name = signOut)]
     pub fn sign_out(&self) -> Promise {
         let client = self.client.clone();
-        future_to_promise(async move { Ok(client.sign_out().await.into()) })
+        run(async move { Ok(client.sign_out().await.into()) })
     }
 
     /// The `user` of `GET /currentuser`, or `undefined` when signed out.
     #[wasm_bindgen(js_name = userInfo)]
     pub fn user_info(&self) -> Promise {
         let client = self.client.clone();
-        future_to_promise(async move { client.user_info().await })
+        run(async move { client.user_info().await })
     }
 
     /// True when a well-formed, unexpired auth token is stored.
     #[wasm_bindgen(js_name = authGuard)]
     pub fn auth_guard(&self) -> Promise {
         let client = self.client.clone();
-        future_to_promise(
-            async move { client.auth_guard().await.map(JsValue::from).map_err(to_js) },
-        )
+        run(async move { client.auth_guard().await.map(JsValue::from).map_err(to_js) })
     }
 }
