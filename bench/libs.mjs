@@ -1,7 +1,7 @@
 // The libraries under test: for each, its page, what to bundle for the size
 // figure, how to seed its storage with a session, and how its refresh
 // economy can be measured (or why it cannot).
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fakeJwt, supabaseUser } from "./serve.mjs";
 
@@ -21,7 +21,11 @@ export const LIBS = [
     version: JSON.parse(readFileSync(join(ROOT, "pkg/package.json"), "utf8")).version,
     call: "user.getAuthToken()",
     page: "ours.html",
-    shipped: ["pkg/index.js", "pkg/passage_user.js", "pkg/passage_user_bg.wasm"],
+    // Every JavaScript and wasm file of the package, entry first.
+    shipped: readdirSync(join(ROOT, "pkg"))
+      .filter((f) => /\.(m?js|wasm)$/.test(f))
+      .sort((a, b) => (a === "index.js" ? -1 : b === "index.js" ? 1 : a < b ? -1 : 1))
+      .map((f) => `pkg/${f}`),
     seed: (s) => ({
       psg_auth_token: s.token,
       psg_refresh_token: s.refreshToken,

@@ -206,7 +206,9 @@ async function hotPath() {
     const { page, first } = await openPage(context, lib);
     if (first !== session.token) throw new Error(`${lib.id}: the first call did not return the seeded token`);
     await evaluate(page, `${lib.id} warm-up`, (n) => window.bench.seq(n), 100);
-    open.push({ lib, context, page, seq: [], conc: [], bad: 0 });
+    const o = { lib, context, page, seq: [], conc: [], bad: 0, requests: 0 };
+    context.on("request", () => o.requests++); // a cache hit needs none
+    open.push(o);
   }
   for (let t = 0; t < TRIALS; t++) {
     for (const o of open) {
@@ -220,7 +222,7 @@ async function hotPath() {
   }
   const result = {};
   for (const o of open) {
-    result[o.lib.id] = { callsPerSecond: stats(o.seq), concurrent1000Ms: stats(o.conc), wrongResults: o.bad };
+    result[o.lib.id] = { callsPerSecond: stats(o.seq), concurrent1000Ms: stats(o.conc), wrongResults: o.bad, requests: o.requests };
     await o.context.close();
   }
   return result;
@@ -254,11 +256,7 @@ async function memory() {
     const measure = async () => {
       await cdp.send("HeapProfiler.collectGarbage");
       const { usedSize } = await cdp.send("Runtime.getHeapUsage");
-      // The glue's default export (its init) hands back the instance's
-      // exports once initialised; `memory` is the wasm linear memory.
-      const wasm =
-        lib === ours ? await evaluate(page, "wasm memory", async () => (await (await import("/pkg/passage_user.js")).default()).memory.buffer.byteLength) : null;
-      return { jsHeap: usedSize, wasm };
+      return { jsHeap: usedSize, wasm: await wasmMemory(cdp) };
     };
     await evaluate(page, `${lib.id} warm-up`, (n) => window.bench.loop(n), 10_000); // code caches, lazy state
     const before = await measure();
@@ -272,6 +270,23 @@ async function memory() {
     await context.close();
   }
   return result;
+}
+
+/**
+ * The wasm linear memory of a page: every live WebAssembly.Memory in its
+ * heap (CDP Runtime.queryObjects), summed; null when there is none.
+ */
+async function wasmMemory(cdp) {
+  const { result: proto } = await cdp.send("Runtime.evaluate", { expression: "WebAssembly.Memory.prototype" });
+  const { objects } = await cdp.send("Runtime.queryObjects", { prototypeObjectId: proto.objectId });
+  const { result } = await cdp.send("Runtime.callFunctionOn", {
+    objectId: objects.objectId,
+    functionDeclaration: "function () { return this.length ? this.reduce((n, m) => n + m.buffer.byteLength, 0) : null; }",
+    returnByValue: true,
+  });
+  await cdp.send("Runtime.releaseObject", { objectId: objects.objectId });
+  await cdp.send("Runtime.releaseObject", { objectId: proto.objectId });
+  return result.value;
 }
 
 /**
@@ -414,8 +429,11 @@ function report(r) {
   out.push("Hot path (a fresh token; every result checked)");
   out.push(
     table(
-      ["library", "call", "sequential calls/s", `${CONCURRENT} concurrent (ms)`, "wrong results"],
-      ALL.map((l) => [label(l), l.call, fig(r.hotPath[l.id].callsPerSecond, si), fig(r.hotPath[l.id].concurrent1000Ms, ms), r.hotPath[l.id].wrongResults]),
+      ["library", "call", "sequential calls/s", `${CONCURRENT} concurrent (ms)`, "wrong results", "requests"],
+      ALL.map((l) => {
+        const h = r.hotPath[l.id];
+        return [label(l), l.call, fig(h.callsPerSecond, si), fig(h.concurrent1000Ms, ms), h.wrongResults, h.requests];
+      }),
     ),
   );
   out.push("");
