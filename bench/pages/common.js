@@ -64,18 +64,35 @@ async function loop(n) {
   return { bad, ms: performance.now() - t0 };
 }
 
-/** At wall-clock time `at`, `n` concurrent calls; the distinct tokens and errors they gave. */
-async function fire(at, n) {
+/**
+ * At wall-clock time `at`, `n` concurrent calls; the distinct tokens and
+ * errors they gave, and how many had not settled after `limitMs`.
+ */
+async function fire(at, n, limitMs) {
   const { call, tokenOf } = window.bench;
   await new Promise((ok) => setTimeout(ok, Math.max(0, at - Date.now())));
   const t0 = performance.now();
-  const settled = await Promise.allSettled(Array.from({ length: n }, () => call()));
+  const HUNG = {};
+  const limit = new Promise((ok) => setTimeout(() => ok(HUNG), limitMs));
+  const settled = await Promise.all(
+    Array.from({ length: n }, () =>
+      Promise.race([
+        call().then(
+          (value) => ({ value }),
+          (error) => ({ error }),
+        ),
+        limit,
+      ]),
+    ),
+  );
   const ms = performance.now() - t0;
   const tokens = new Set();
   const errors = [];
+  let hung = 0;
   for (const s of settled) {
-    if (s.status === "fulfilled") tokens.add(tokenOf(s.value));
-    else errors.push(String(s.reason?.code ?? s.reason?.message ?? s.reason));
+    if (s === HUNG) hung++;
+    else if ("error" in s) errors.push(String(s.error?.code ?? s.error?.message ?? s.error));
+    else tokens.add(tokenOf(s.value));
   }
-  return { tokens: [...tokens], errors, ms };
+  return { tokens: [...tokens], errors, hung, ms };
 }
