@@ -63,6 +63,10 @@ pub struct Client {
     settled: Cell<u64>,
     /// Resolvers of tabs waiting for the next settled signal.
     wakers: RefCell<Vec<Function>>,
+    /// The refresh lock, kept for a moment after this tab wrote new tokens,
+    /// with the id of the write it is kept for and the lock's name.
+    lingering: RefCell<Option<(u64, String, lock::Held)>>,
+    linger_id: Cell<u64>,
     state: RefCell<State>,
 }
 
@@ -108,6 +112,8 @@ impl Client {
             signals: RefCell::new(None),
             settled: Cell::new(0),
             wakers: RefCell::default(),
+            lingering: RefCell::new(None),
+            linger_id: Cell::new(0),
             state: RefCell::default(),
         });
         if let Some(Ok(session)) = client.store.load_now() {
@@ -414,15 +420,33 @@ impl Client {
         // read at all before the first call.)
         let started = self.reload().await?;
         let settled_before = self.settled.get();
-        let acquired =
-            lock::acquire(&self.lock_name(&started), self.policy.lock_timeout_ms()).await;
-        let (guard, waited) = match acquired {
-            Acquired::Held { guard, waited } => (Some(guard), waited),
-            Acquired::Unsupported => (None, false),
-            // A frozen or hung holder: go on, as a browser without locks would.
-            Acquired::TimedOut => (None, true),
+        // This tab's own lock, still kept after its last write: take it over
+        // rather than wait for it (and for a signal only another tab sends).
+        let name = self.lock_name(&started);
+        let kept = {
+            let mut lingering = self.lingering.borrow_mut();
+            match lingering.take() {
+                Some((_, held, guard)) if held == name => Some(guard),
+                other => {
+                    *lingering = other;
+                    None
+                }
+            }
         };
-        self.state.borrow_mut().locked += 1;
+        let (guard, waited) = match kept {
+            Some(guard) => (Some(guard), false),
+            None => {
+                let acquired = lock::acquire(&name, self.policy.lock_timeout_ms()).await;
+                self.state.borrow_mut().locked += 1;
+                match acquired {
+                    Acquired::Held { guard, waited } => (Some(guard), waited),
+                    Acquired::Unsupported => (None, false),
+                    // A frozen or hung holder: go on, as a browser without
+                    // locks would.
+                    Acquired::TimedOut => (None, true),
+                }
+            }
+        };
         let (result, wrote) = self
             .refresh_holding_lock(&started, force, waited, settled_before)
             .await;
@@ -432,21 +456,44 @@ impl Client {
             Signal::Unchanged
         });
         let client = self.clone();
-        spawn(async move {
-            if let Some(guard) = guard {
-                if wrote {
-                    // Another tab's copy of localStorage lags our write by a
-                    // few ms; a tab granted the lock before it lands would
-                    // refresh with the rotated token.
+        match guard {
+            Some(guard) if wrote => {
+                // Another tab's copy of localStorage lags our write by a few
+                // ms; a tab granted the lock before it lands would refresh
+                // with the rotated token. Keep the lock a little longer.
+                let id = self.linger_id.get() + 1;
+                self.linger_id.set(id);
+                *self.lingering.borrow_mut() = Some((id, name, guard));
+                spawn(async move {
                     time::sleep(LINGER_MS).await;
-                }
-                // Listeners run only once the browser has let the lock go.
-                guard.release().await;
+                    let mine = {
+                        let mut lingering = client.lingering.borrow_mut();
+                        match lingering.take() {
+                            Some((kept, _, guard)) if kept == id => Some(guard),
+                            other => {
+                                // Taken over by a later refresh of this tab.
+                                *lingering = other;
+                                None
+                            }
+                        }
+                    };
+                    if let Some(guard) = mine {
+                        client.release(Some(guard)).await;
+                    }
+                });
             }
-            client.state.borrow_mut().locked -= 1;
-            client.flush_events();
-        });
+            guard => spawn(async move { client.release(guard).await }),
+        }
         result
+    }
+
+    /// Lets the refresh lock go; then, with no lock held, the listeners run.
+    async fn release(&self, guard: Option<lock::Held>) {
+        if let Some(guard) = guard {
+            guard.release().await;
+        }
+        self.state.borrow_mut().locked -= 1;
+        self.flush_events();
     }
 
     /// Refreshes unless storage, read under the lock, makes it needless.

@@ -25,9 +25,7 @@ type Task<T> = core::pin::Pin<Box<dyn core::future::Future<Output = T>>>;
 
 /// Runs `task` and returns its promise. Boxed here so the executor glue is
 /// compiled once, not once per exported method: every kilobyte ships.
-fn run(
-    task: impl core::future::Future<Output = Result<JsValue, JsValue>> + 'static,
-) -> Promise {
+fn run(task: impl core::future::Future<Output = Result<JsValue, JsValue>> + 'static) -> Promise {
     wasm_bindgen_futures::future_to_promise(Box::pin(task) as Task<Result<JsValue, JsValue>>)
 }
 

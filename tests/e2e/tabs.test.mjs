@@ -102,6 +102,24 @@ describe("one refresh across tabs", () => {
     await t.done();
   });
 
+  test("back-to-back refreshes in one tab take over its own kept lock instead of waiting on it", async () => {
+    const t = await tabs(1);
+    const r = await t.pages[0].evaluate(async (authResult) => {
+      const user = window.make();
+      user.setAuthResult(authResult);
+      const tokens = new Set();
+      const start = Date.now();
+      for (let i = 0; i < 20; i++) tokens.add(await user.refresh());
+      return { distinct: tokens.size, ms: Date.now() - start };
+    }, t.authResult);
+    assert.equal(r.distinct, 20);
+    assert.equal((await t.stats()).refresh, 20);
+    // Waiting on its own lock costs 100 ms plus a 500 ms wait per refresh
+    // (12 s in all); a generous bound, not a speed measurement.
+    assert.ok(r.ms < 6000, `20 refreshes took ${r.ms} ms`);
+    await t.done();
+  });
+
   test("a holder that never releases the lock blocks the others no longer than the lock timeout", async () => {
     const t = await tabs(2);
     await storeStaleSession(t);
