@@ -1,7 +1,7 @@
 // The libraries under test: for each, its page, what to bundle for the size
 // figure, how to seed its storage with a session, and how its refresh
 // economy can be measured (or why it cannot).
-import { readdirSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fakeJwt, supabaseUser } from "./serve.mjs";
 
@@ -18,20 +18,19 @@ export const LIBS = [
   {
     id: "ours",
     name: "passage-user-wasm",
-    version: JSON.parse(readFileSync(join(ROOT, "pkg/package.json"), "utf8")).version,
+    version: "", // from the pkg/ snapshot, set by run.mjs
     call: "user.getAuthToken()",
     page: "ours.html",
-    // Every JavaScript and wasm file of the package, entry first.
-    shipped: readdirSync(join(ROOT, "pkg"))
-      .filter((f) => /\.(m?js|wasm)$/.test(f))
-      .sort((a, b) => (a === "index.js" ? -1 : b === "index.js" ? 1 : a < b ? -1 : 1))
-      .map((f) => `pkg/${f}`),
+    // Every JavaScript and wasm file of the package (run.mjs measures a
+    // snapshot of pkg/ taken at its start).
+    shipped: true,
     seed: (s) => ({
       psg_auth_token: s.token,
       psg_refresh_token: s.refreshToken,
       psg_refresh_token_expiration: String(s.refreshExp),
     }),
-    // Fresh while now < exp - min(10 s, lifetime / 10).
+    // Fresh while now < exp - min(10 s, lifetime / 10). (Each staleAt is the
+    // unix time from which the library's own check finds the session stale.)
     staleAt: (s) => s.exp - Math.min(10, (s.exp - s.iat) / 10),
     refresh: { via: "auth server" },
   },
@@ -80,8 +79,8 @@ export const LIBS = [
         }),
       };
     },
-    // The cache treats an entry within 60 s of expiresAt as expired.
-    staleAt: (s) => s.exp - 60,
+    // The cache treats an entry as expired once floor(now) > expiresAt - 60.
+    staleAt: (s) => s.exp - 59,
     refresh: { via: "stand-in /oauth/token" },
   },
   {

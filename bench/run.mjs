@@ -5,9 +5,8 @@
 // on a shared machine are noise. Targets are reported, never asserted.
 //
 //   node bench/run.mjs [--quick]      (./scripts/bench.sh builds first)
-import { spawn } from "node:child_process";
-import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { execFileSync, spawn } from "node:child_process";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
@@ -31,6 +30,7 @@ const MEMORY_CALLS = QUICK ? 100_000 : 1_000_000;
 
 const OUT = join(ROOT, "bench/results");
 const BUILD = join(ROOT, "bench/.build");
+const PKG = join(BUILD, "pkg");
 const ALL = [...LIBS, BASELINE];
 const ours = LIBS.find((l) => l.id === "ours");
 const peers = LIBS.filter((l) => l !== ours);
@@ -336,7 +336,7 @@ async function refreshEconomy() {
       const context = await newContext(lib, lib.seed(session, site.url));
       const pages = [];
       for (let i = 0; i < TABS; i++) pages.push((await openPage(context, lib, { lazy: true, app })).page);
-      const wait = lib.staleAt(session) * 1000 + 200 - Date.now();
+      const wait = lib.staleAt(session) * 1000 + 300 - Date.now();
       if (wait > 0) await sleep(wait);
       const at = Date.now() + 200;
       const tabs = await Promise.all(pages.map((p) => evaluate(p, `${lib.id} refresh`, ([at, n, limit]) => window.bench.fire(at, n, limit), [at, CALLS_PER_TAB, ECON_LIMIT_MS], 60)));
@@ -360,11 +360,28 @@ async function refreshEconomy() {
   return result;
 }
 
-async function sizes() {
+/**
+ * Copies pkg/'s JavaScript and wasm (and package.json) into bench/.build/pkg,
+ * which the run serves and measures, so that a rebuild of pkg/ while the run
+ * goes on cannot mix two builds. Returns the shipped files, entry first.
+ */
+function snapshotPkg() {
+  const src = join(ROOT, "pkg");
+  const names = existsSync(join(src, "index.js")) ? readdirSync(src).filter((f) => /\.(m?js|wasm)$/.test(f)) : [];
+  if (!names.some((f) => f.endsWith(".wasm"))) throw new Error("pkg/ has no build: run ./scripts/build.sh");
+  rmSync(PKG, { recursive: true, force: true });
+  mkdirSync(PKG, { recursive: true });
+  for (const f of [...names, "package.json"]) copyFileSync(join(src, f), join(PKG, f));
+  return names.sort((a, b) => (a === "index.js" ? -1 : b === "index.js" ? 1 : a < b ? -1 : 1));
+}
+
+async function sizes(shipped) {
   const result = {};
   for (const lib of LIBS) {
     if (lib.shipped) {
-      result[lib.id] = sizeOfFiles(lib.shipped, ROOT);
+      const s = sizeOfFiles(shipped.map((f) => `bench/.build/pkg/${f}`), ROOT);
+      for (const f of s.files) f.file = f.file.replace("bench/.build/", "");
+      result[lib.id] = s;
     } else {
       const file = await bundlePeer(lib, ROOT, BUILD);
       result[lib.id] = { ...sizeOfFiles([file.slice(ROOT.length + 1)], ROOT), bundled: `export { ${lib.bundle.names.join(", ")} } from "${lib.bundle.from}"` };
@@ -529,9 +546,11 @@ async function main() {
   if (w) warnings.push(w);
   const t0 = Date.now();
 
+  const shipped = snapshotPkg();
+  ours.version = JSON.parse(readFileSync(join(PKG, "package.json"), "utf8")).version;
   log("sizes");
-  const size = await sizes();
-  site = await startServer(ROOT);
+  const size = await sizes(shipped);
+  site = await startServer(ROOT, { pkgDir: PKG });
   auth = await startAuthServer();
   browser = await chromium.launch({
     executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",

@@ -83,8 +83,11 @@ export function supabaseUser() {
   };
 }
 
-/** Serves `root` on 127.0.0.1 (an ephemeral port); `mocks.counts` counts stand-in refreshes. */
-export async function startServer(root) {
+/**
+ * Serves `root` on 127.0.0.1 (an ephemeral port), with `/pkg/` from `pkgDir`
+ * when given; `counts` counts the stand-in refreshes.
+ */
+export async function startServer(root, { pkgDir } = {}) {
   let mocks;
   const server = createServer((req, res) => {
     const url = new URL(req.url, "http://x");
@@ -98,8 +101,9 @@ export async function startServer(root) {
       return;
     }
     const path = normalize(decodeURIComponent(url.pathname));
-    const file = join(root, path);
-    if (!file.startsWith(root + "/")) return void res.writeHead(403).end();
+    const base = pkgDir && path.startsWith("/pkg/") ? pkgDir : root;
+    const file = join(base, base === root ? path : path.slice("/pkg".length));
+    if (!file.startsWith(base + "/")) return void res.writeHead(403).end();
     try {
       if (!statSync(file).isFile()) throw new Error("not a file");
       res.writeHead(200, {
