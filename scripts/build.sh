@@ -25,12 +25,13 @@ if (env.length) { console.error("wasm imports from env:", env.map((i) => i.name)
 
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
 sed "s/@VERSION@/$version/" pkg-template/package.json > pkg/package.json
-cp pkg-template/index.js pkg-template/index.d.ts pkg/
-# Every byte ships to every page load: the entry and the glue go out minified.
-for js in pkg/index.js pkg/passage_user.js; do
-  node_modules/.bin/esbuild "$js" --minify --format=esm --target=es2022 --log-level=warning \
-    --outfile="$js" --allow-overwrite
-done
+cp pkg-template/index.d.ts pkg/
+# Every byte ships to every page load: the entry and the wasm-bindgen glue go
+# out as one minified module (one request fewer before the wasm is fetched).
+cp pkg-template/index.js pkg/entry.js
+node_modules/.bin/esbuild pkg/entry.js --bundle --minify --format=esm --target=es2022 \
+  --log-level=warning --outfile=pkg/index.js
+rm pkg/entry.js pkg/passage_user.js
 cp pkg-template/README.md pkg/ 2>/dev/null || true
 rm -f pkg/.gitignore
 echo "pkg/: $(wc -c < pkg/passage_user_bg.wasm) bytes wasm, $(cat pkg/*.js | wc -c) bytes js"

@@ -197,3 +197,20 @@ export async function serverAccepts(auth, app, rt) {
 export function staleJwt(authUrl, app) {
   return fakeJwt({ sub: "u", iat: nowS() - 600, exp: nowS() - 300, aud: [authUrl, app] });
 }
+
+/**
+ * The wasm linear memory of a page: every live WebAssembly.Memory in its heap
+ * (CDP Runtime.queryObjects), summed; null when there is none.
+ */
+export async function wasmMemory(cdp) {
+  const { result: proto } = await cdp.send("Runtime.evaluate", { expression: "WebAssembly.Memory.prototype" });
+  const { objects } = await cdp.send("Runtime.queryObjects", { prototypeObjectId: proto.objectId });
+  const { result } = await cdp.send("Runtime.callFunctionOn", {
+    objectId: objects.objectId,
+    functionDeclaration: "function () { return this.length ? this.reduce((n, m) => n + m.buffer.byteLength, 0) : null; }",
+    returnByValue: true,
+  });
+  await cdp.send("Runtime.releaseObject", { objectId: objects.objectId });
+  await cdp.send("Runtime.releaseObject", { objectId: proto.objectId });
+  return result.value;
+}

@@ -8,7 +8,7 @@
 // takes; a shorter run with Web Locks hidden soaks the fallback too.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { installHelpers, launchBrowser, newApp, openPage, startAuthServer, startStatic } from "./harness.mjs";
+import { installHelpers, launchBrowser, newApp, openPage, startAuthServer, startStatic, wasmMemory } from "./harness.mjs";
 
 let browser, site, auth;
 before(async () => {
@@ -48,7 +48,7 @@ describe("soak", () => {
       await cdp.send("HeapProfiler.collectGarbage");
       await cdp.send("HeapProfiler.collectGarbage");
       const { usedSize } = await cdp.send("Runtime.getHeapUsage");
-      const wasm = await page.evaluate(async () => (await (await import("/pkg/passage_user.js")).default()).memory.buffer.byteLength);
+      const wasm = await wasmMemory(cdp);
       return { js: usedSize, wasm };
     };
     const figures = [];
