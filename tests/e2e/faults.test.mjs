@@ -10,25 +10,18 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import {
   installHelpers,
-  launchBrowser,
   newApp,
   openPage,
   serverAccepts,
   staleJwt,
+  startAll,
   startAuthServer,
-  startStatic,
+  stopAll,
 } from "./harness.mjs";
 
 let browser, site, auth;
-before(async () => {
-  [site, auth] = await Promise.all([startStatic(), startAuthServer()]);
-  browser = await launchBrowser();
-});
-after(async () => {
-  await browser?.close();
-  await site?.close();
-  await auth?.stop();
-});
+before(async () => ({ browser, site, auth } = await startAll()));
+after(() => stopAll({ browser, site, auth }));
 
 /** A new app with a signed-in AuthResult, and a page in a new context (after `initScript`, if any). */
 async function setup({ server = auth, settings = {}, initScript } = {}) {

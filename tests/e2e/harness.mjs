@@ -214,3 +214,16 @@ export async function wasmMemory(cdp) {
   await cdp.send("Runtime.releaseObject", { objectId: proto.objectId });
   return result.value;
 }
+
+/** The usual trio of a browser suite: the static site, the auth server and Chromium. */
+export async function startAll() {
+  const [site, auth] = await Promise.all([startStatic(), startAuthServer()]);
+  return { site, auth, browser: await launchBrowser() };
+}
+
+/** Stops what `startAll` started (any part may be missing after a failed start). */
+export async function stopAll({ browser, site, auth } = {}) {
+  await browser?.close();
+  await site?.close();
+  await auth?.stop();
+}

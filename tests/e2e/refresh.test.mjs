@@ -5,25 +5,17 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import {
   installHelpers,
-  launchBrowser,
   newApp,
   openPage,
   serverAccepts as accepts,
   staleJwt as stale,
-  startAuthServer,
-  startStatic,
+  startAll,
+  stopAll,
 } from "./harness.mjs";
 
 let browser, site, auth;
-before(async () => {
-  [site, auth] = await Promise.all([startStatic(), startAuthServer()]);
-  browser = await launchBrowser();
-});
-after(async () => {
-  await browser?.close();
-  await site?.close();
-  await auth?.stop();
-});
+before(async () => ({ browser, site, auth } = await startAll()));
+after(() => stopAll({ browser, site, auth }));
 
 /** A new app on the auth server (isolated counters and faults), a signed-in AuthResult and a page. */
 async function setup(settings = {}, options = {}) {

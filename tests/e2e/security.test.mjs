@@ -6,18 +6,11 @@
 // the server's logs) live in server/tests/.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { demoLogin, installHelpers, launchBrowser, newApp, openPage, staleJwt, startAuthServer, startStatic } from "./harness.mjs";
+import { demoLogin, installHelpers, newApp, openPage, staleJwt, startAll, stopAll } from "./harness.mjs";
 
 let browser, site, auth;
-before(async () => {
-  [site, auth] = await Promise.all([startStatic(), startAuthServer()]);
-  browser = await launchBrowser();
-});
-after(async () => {
-  await browser?.close();
-  await site?.close();
-  await auth?.stop();
-});
+before(async () => ({ browser, site, auth } = await startAll()));
+after(() => stopAll({ browser, site, auth }));
 
 /**
  * Every piece of a secret that would give it away: any 20 consecutive

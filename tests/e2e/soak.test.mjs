@@ -8,18 +8,11 @@
 // takes; a shorter run with Web Locks hidden soaks the fallback too.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { installHelpers, launchBrowser, newApp, openPage, startAuthServer, startStatic, wasmMemory } from "./harness.mjs";
+import { installHelpers, newApp, openPage, startAll, stopAll, wasmMemory } from "./harness.mjs";
 
 let browser, site, auth;
-before(async () => {
-  [site, auth] = await Promise.all([startStatic(), startAuthServer()]);
-  browser = await launchBrowser();
-});
-after(async () => {
-  await browser?.close();
-  await site?.close();
-  await auth?.stop();
-});
+before(async () => ({ browser, site, auth } = await startAll()));
+after(() => stopAll({ browser, site, auth }));
 
 const MB = 1024 * 1024;
 const LIMIT = 10 * MB;

@@ -2,28 +2,11 @@
 // localStorage, one set of Web Locks) against the local auth server.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import {
-  demoLogin,
-  installHelpers,
-  launchBrowser,
-  newApp,
-  openPage,
-  serverAccepts,
-  staleJwt,
-  startAuthServer,
-  startStatic,
-} from "./harness.mjs";
+import { demoLogin, installHelpers, newApp, openPage, serverAccepts, staleJwt, startAll, stopAll } from "./harness.mjs";
 
 let browser, site, auth;
-before(async () => {
-  [site, auth] = await Promise.all([startStatic(), startAuthServer()]);
-  browser = await launchBrowser();
-});
-after(async () => {
-  await browser?.close();
-  await site?.close();
-  await auth?.stop();
-});
+before(async () => ({ browser, site, auth } = await startAll()));
+after(() => stopAll({ browser, site, auth }));
 
 /** An app with a signed-in user, and `count` tabs of one context, each with a PassageUser as `window.user`. */
 async function tabs(count, { settings = {}, noLocks = false } = {}) {
