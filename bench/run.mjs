@@ -346,8 +346,11 @@ async function refreshEconomy() {
       const errors = tabs.flatMap((r) => r.errors);
       const hung = tabs.reduce((n, r) => n + r.hung, 0);
       const now = Date.now() / 1000;
-      const staleOrMissing = [...tokens].filter((tok) => typeof tok !== "string" || tok === session.token || !(decodeClaims(tok).exp > now)).length;
-      trials.push({ requests, errors: errors.length, errorCodes: [...new Set(errors)], hung, distinctTokens: tokens.size, staleOrMissing, slowestTabMs: Math.max(...tabs.map((r) => r.ms)) });
+      // What a call handed back that is not a new, fresh token.
+      const wrong = [...tokens]
+        .map((tok) => (typeof tok !== "string" || tok === "" ? "no token" : tok === session.token ? "the old token" : !(decodeClaims(tok).exp > now) ? "an expired token" : null))
+        .filter(Boolean);
+      trials.push({ requests, errors: errors.length, errorCodes: [...new Set(errors)], hung, distinctTokens: tokens.size, wrong, slowestTabMs: Math.max(...tabs.map((r) => r.ms)) });
       await context.close();
     }
     result[lib.id] = {
@@ -424,7 +427,7 @@ function targets(r) {
     {
       target: `exactly 1 refresh per expiry (${TABS} tabs x ${CALLS_PER_TAB} calls), every call answered`,
       value: econ.map((x) => `${x.requests} req${x.errors || x.hung ? ` (${x.errors} failed, ${x.hung} unsettled)` : ""}`).join(", "),
-      met: econ.every((x) => x.requests === 1 && x.errors === 0 && x.hung === 0 && x.distinctTokens === 1 && x.staleOrMissing === 0),
+      met: econ.every((x) => x.requests === 1 && x.errors === 0 && x.hung === 0 && x.distinctTokens === 1 && x.wrong.length === 0),
     },
     {
       target: `flat memory over ${si(mem.calls)} calls (wasm unchanged, JS heap +<256 KB)`,
@@ -487,7 +490,7 @@ function report(r) {
           fig(e.requests, (n) => n.toFixed(0)),
           e.trials.map((x) => x.errors).join(", "),
           e.trials.map((x) => x.hung).join(", "),
-          e.trials.map((x) => x.distinctTokens + (x.staleOrMissing ? ` (${x.staleOrMissing} stale/missing)` : "")).join(", "),
+          e.trials.map((x) => x.distinctTokens + (x.wrong.length ? ` (incl. ${x.wrong.join(", ")})` : "")).join(", "),
           e.via,
         ];
       }),
