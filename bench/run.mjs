@@ -28,7 +28,8 @@ const ECON_TRIALS = QUICK ? 1 : 3;
 const ECON_LIMIT_MS = 10_000; // a call not settled by then counts as hung
 const MEMORY_CALLS = QUICK ? 100_000 : 1_000_000;
 
-const OUT = join(ROOT, "bench/results");
+// A quick run is a smoke test: it leaves the recorded results alone.
+const OUT = join(ROOT, QUICK ? "bench/.build/results" : "bench/results");
 const BUILD = join(ROOT, "bench/.build");
 const PKG = join(BUILD, "pkg");
 const ALL = [...LIBS, BASELINE];
@@ -606,7 +607,8 @@ async function main() {
     writeFileSync(join(OUT, "latest.json"), JSON.stringify(r, null, 2) + "\n");
     writeFileSync(join(OUT, "chart.svg"), chart(r));
     console.log(report(r));
-    console.log(`\nwrote bench/results/latest.json and bench/results/chart.svg (${r.seconds.toFixed(0)} s)`);
+    const out = OUT.slice(ROOT.length + 1);
+    console.log(`\nwrote ${out}/latest.json and ${out}/chart.svg (${r.seconds.toFixed(0)} s)`);
   } finally {
     await browser.close();
     await auth.stop();

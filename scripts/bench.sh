@@ -5,7 +5,8 @@
 # when it could not run. Writes bench/results/latest.json and chart.svg.
 #
 #   ./scripts/bench.sh            build, then the full run (a few minutes)
-#   ./scripts/bench.sh --quick    fewer trials, 10^5 calls for memory
+#   ./scripts/bench.sh --quick    fewer trials, 10^5 calls for memory; writes
+#                                 bench/.build/results/ instead
 #   BENCH_NO_BUILD=1 ./scripts/bench.sh    measure pkg/ as it is
 set -euo pipefail
 cd "$(dirname "$0")/.."
