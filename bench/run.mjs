@@ -15,6 +15,7 @@ import { chartSvg } from "./chart.mjs";
 import { BASELINE, LIBS, ROOT } from "./libs.mjs";
 import { fakeJwt, nowS, startServer } from "./serve.mjs";
 import { bundlePeer, sizeOfFiles } from "./size.mjs";
+import { wasmMemory } from "../tests/e2e/harness.mjs";
 
 const QUICK = process.argv.includes("--quick");
 const TRIALS = QUICK ? 2 : 5; // hot-path trials per library
@@ -275,22 +276,6 @@ async function memory() {
   return result;
 }
 
-/**
- * The wasm linear memory of a page: every live WebAssembly.Memory in its
- * heap (CDP Runtime.queryObjects), summed; null when there is none.
- */
-async function wasmMemory(cdp) {
-  const { result: proto } = await cdp.send("Runtime.evaluate", { expression: "WebAssembly.Memory.prototype" });
-  const { objects } = await cdp.send("Runtime.queryObjects", { prototypeObjectId: proto.objectId });
-  const { result } = await cdp.send("Runtime.callFunctionOn", {
-    objectId: objects.objectId,
-    functionDeclaration: "function () { return this.length ? this.reduce((n, m) => n + m.buffer.byteLength, 0) : null; }",
-    returnByValue: true,
-  });
-  await cdp.send("Runtime.releaseObject", { objectId: objects.objectId });
-  await cdp.send("Runtime.releaseObject", { objectId: proto.objectId });
-  return result.value;
-}
 
 /**
  * Requests per expiry: TABS tabs of one context hold a session that goes
