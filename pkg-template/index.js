@@ -20,6 +20,9 @@ const EVENTS = ["SIGNED_IN", "TOKEN_REFRESHED", "SIGNED_OUT"];
 /** The signed-in user's session: tokens, refresh and sign-out. */
 export class PassageUser {
   #core;
+  // The fresh token as an already-resolved promise, made once per token:
+  // the hot path hands out this one object and allocates nothing.
+  #fresh = undefined;
   #token = undefined;
   #freshUntil = 0;
   #listeners = new Set();
@@ -27,7 +30,10 @@ export class PassageUser {
   constructor(options) {
     this.#core = new Core(options, {
       cache: (token, freshUntil) => {
-        this.#token = token;
+        if (token !== this.#token) {
+          this.#token = token;
+          this.#fresh = token === undefined ? undefined : Promise.resolve(token);
+        }
         this.#freshUntil = freshUntil;
       },
       emit: (event, detail) => {
@@ -49,7 +55,7 @@ export class PassageUser {
   /** The auth token; refreshed first when it is stale. */
   getAuthToken() {
     // The hot path: one comparison against what the core last published.
-    if (Date.now() < this.#freshUntil) return Promise.resolve(this.#token);
+    if (Date.now() < this.#freshUntil) return this.#fresh;
     return this.#core.getAuthToken();
   }
 
