@@ -57,22 +57,13 @@ fn locks() -> Option<JsValue> {
 
 /// Takes the lock `name`, waiting at most `timeout_ms` for another holder.
 pub async fn acquire(name: &str, timeout_ms: u32) -> Acquired {
-    let Some(locks) = locks() else {
-        return Acquired::Unsupported;
-    };
     // First without waiting: whether someone else holds it tells a waiter
     // to look for that holder's result before refreshing itself.
-    match request(&locks, name, None).await {
-        Ok(Some(guard)) => {
-            return Acquired::Held {
-                guard,
-                waited: false,
-            }
-        }
-        Ok(None) => {}
-        Err(()) => return Acquired::Unsupported,
+    match try_acquire(name).await {
+        Acquired::TimedOut => {}
+        granted_or_unsupported => return granted_or_unsupported,
     }
-    let Some(deadline) = Deadline::after(timeout_ms) else {
+    let (Some(locks), Some(deadline)) = (locks(), Deadline::after(timeout_ms)) else {
         return Acquired::Unsupported;
     };
     match request(&locks, name, Some(&deadline)).await {
