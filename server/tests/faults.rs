@@ -88,17 +88,9 @@ fn drop_faults_close_the_connection_without_a_response() {
     let server = Server::start(&dir, &[]);
     let session = server.login("demo", "alice@example.com");
     server.add_fault(json!({ "mode": "drop", "count": 2 }));
-    let body = json!({ "refresh_token": rt(&session) }).to_string();
     for _ in 0..2 {
         let started = Instant::now();
-        let err = common::http(
-            server.port,
-            "POST",
-            "/v1/apps/demo/tokens",
-            &[("Content-Type", "application/json")],
-            Some(body.as_bytes()),
-        )
-        .expect_err("no response");
+        let err = common::refresh_demo(server.port, &rt(&session)).expect_err("no response");
         assert!(
             matches!(
                 err.kind(),

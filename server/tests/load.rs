@@ -23,15 +23,7 @@ const RACES: usize = 200;
 
 /// One refresh; (status, error code or new refresh token).
 fn refresh(port: u16, token: &str) -> (u16, String) {
-    let body = json!({ "refresh_token": token }).to_string();
-    let r = common::http(
-        port,
-        "POST",
-        "/v1/apps/demo/tokens",
-        &[("Content-Type", "application/json")],
-        Some(body.as_bytes()),
-    )
-    .expect("a response");
+    let r = common::refresh_demo(port, token).expect("a response");
     let v = r.json();
     let text = if r.status == 200 {
         v["auth_result"]["refresh_token"]

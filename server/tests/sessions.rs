@@ -521,15 +521,7 @@ fn concurrent_refreshes_of_many_sessions_never_fail() {
                 let mut token = token;
                 // Two rounds, so rotation is exercised under contention.
                 for _ in 0..2 {
-                    let body = json!({ "refresh_token": token }).to_string();
-                    let r = common::http(
-                        port,
-                        "POST",
-                        "/v1/apps/demo/tokens",
-                        &[("Content-Type", "application/json")],
-                        Some(body.as_bytes()),
-                    )
-                    .expect("a response");
+                    let r = common::refresh_demo(port, &token).expect("a response");
                     statuses.push(r.status);
                     if r.status != 200 {
                         return (statuses, r.text());

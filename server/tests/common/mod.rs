@@ -321,6 +321,18 @@ impl Response {
     }
 }
 
+/// `POST /v1/apps/demo/tokens` with `token`, on a fresh connection.
+pub fn refresh_demo(port: u16, token: &str) -> std::io::Result<Response> {
+    let body = serde_json::json!({ "refresh_token": token }).to_string();
+    http(
+        port,
+        "POST",
+        "/v1/apps/demo/tokens",
+        &[("Content-Type", "application/json")],
+        Some(body.as_bytes()),
+    )
+}
+
 /// One request on a fresh connection (`Connection: close`); an error when
 /// the server closed the connection without answering.
 pub fn http(
