@@ -1,25 +1,20 @@
 // The package entry: initialises the wasm once (top-level await, so no
 // `init()` is asked of the app) and exposes PassageUser and PassageError.
-import init, { Core, setErrorClass } from "./passage_user.js";
+import init, { check, claim, lockTimeout, retry, status } from "./passage_user.js";
+import { PassageError, fail } from "./errors.js";
+import { Client } from "./client.js";
+import { browserEnv, customStore, localStore, memoryStore } from "./browser.js";
 
-/** An error with a stable `code`; see the README for each code. */
-export class PassageError extends Error {
-  constructor(code, message, retryAfter) {
-    super(message);
-    this.name = "PassageError";
-    this.code = code;
-    if (retryAfter !== undefined) this.retryAfter = retryAfter;
-  }
-}
+export { PassageError };
 
 await init({ module_or_path: new URL("./passage_user_bg.wasm", import.meta.url) });
-setErrorClass(PassageError);
+const core = { check, claim, lockTimeout, retry, status };
 
 const EVENTS = ["SIGNED_IN", "TOKEN_REFRESHED", "SIGNED_OUT"];
 
 /** The signed-in user's session: tokens, refresh and sign-out. */
 export class PassageUser {
-  #core;
+  #client;
   // The fresh token as an already-resolved promise, made once per token:
   // the hot path hands out this one object and allocates nothing.
   #fresh = undefined;
@@ -28,7 +23,12 @@ export class PassageUser {
   #listeners = new Set();
 
   constructor(options) {
-    this.#core = new Core(options, {
+    const { appId, authOrigin, leewayMs, timeoutMs, cookie, tokenStore } = readOptions(options);
+    const store =
+      typeof tokenStore === "object"
+        ? customStore(tokenStore, timeoutMs)
+        : (tokenStore !== "memory" && localStore(cookie)) || memoryStore();
+    this.#client = new Client(core, { appId, authOrigin, leewayMs, timeoutMs }, browserEnv(store), {
       cache: (token, freshUntil) => {
         if (token !== this.#token) {
           this.#token = token;
@@ -54,36 +54,36 @@ export class PassageUser {
 
   /** The auth token; refreshed first when it is stale. */
   getAuthToken() {
-    // The hot path: one comparison against what the core last published.
+    // The hot path: one comparison against what the client last published.
     if (Date.now() < this.#freshUntil) return this.#fresh;
-    return this.#core.getAuthToken();
+    return this.#client.getAuthToken();
   }
 
   /** Forces a refresh (joining one in flight) and returns the new token. */
   refresh() {
-    return this.#core.refresh();
+    return this.#client.refresh();
   }
 
   /** Hands over the AuthResult of a login (its `onSuccess`). */
   setAuthResult(authResult) {
-    this.#core.setAuthResult(authResult);
+    this.#client.setAuthResult(authResult);
   }
 
   /** True when a well-formed, unexpired auth token is stored. */
   authGuard() {
-    return this.#core.authGuard();
+    return this.#client.authGuard();
   }
 
   /** The current user, or undefined when signed out. */
   userInfo() {
-    return this.#core.userInfo();
+    return this.#client.userInfo();
   }
 
   /** Signs out everywhere; true once the server confirmed the revocation. */
   signOut() {
-    // Stop handing out the token this instant, before the core even runs.
+    // Stop handing out the token this instant, before the client even runs.
     this.#freshUntil = 0;
-    return this.#core.signOut();
+    return this.#client.signOut();
   }
 
   /**
@@ -180,6 +180,71 @@ function originOf(url, base = globalThis.location?.href) {
   } catch {
     return undefined;
   }
+}
+
+/** `obj[key]`, or undefined when reading it throws (a hostile getter or proxy). */
+function get(obj, key) {
+  try {
+    return obj?.[key] ?? undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const invalid = (message) => fail("invalid_options", message);
+
+/** A property that is absent (undefined or null) or of `type`. */
+function optional(options, key, type, message) {
+  const value = get(options, key);
+  if (value !== undefined && (typeof value !== type || (type === "number" && !Number.isFinite(value)))) throw invalid(message);
+  return value;
+}
+
+const KNOWN = ["appId", "authOrigin", "tokenStore", "leeway", "timeoutInSeconds", "authTokenCookie"];
+const STORE_METHODS = ["getAuthToken", "getRefreshToken", "setTokens", "clearTokens"];
+const STORE_KINDS = 'tokenStore must be "localStorage", "memory" or a store object';
+
+/** The constructor's options, validated; `options` may be undefined for all defaults. */
+function readOptions(options) {
+  if (options != null) {
+    let keys;
+    try {
+      keys = typeof options === "object" || typeof options === "function" ? Object.keys(options) : undefined;
+    } catch {}
+    if (!keys) throw invalid("options must be an object");
+    if (keys.some((k) => !KNOWN.includes(k))) {
+      throw invalid("unknown option: expected appId, authOrigin, tokenStore, leeway, timeoutInSeconds, authTokenCookie");
+    }
+  }
+  const appId = optional(options, "appId", "string", "appId must be a string");
+  if (appId !== undefined && (appId === "" || appId.length > 256)) throw invalid("appId must be 1 to 256 characters");
+  let authOrigin = optional(options, "authOrigin", "string", "authOrigin must be a string") ?? "https://auth.passage.id";
+  // scheme://host[:port], with nothing after it but an optional slash.
+  authOrigin = authOrigin.replace(/\/$/, "");
+  if (!/^https?:\/\/[A-Za-z0-9.:[\]-]+$/.test(authOrigin)) {
+    throw invalid("authOrigin must be an http(s) origin such as https://auth.passage.id");
+  }
+  const leeway = optional(options, "leeway", "number", "leeway must be a number of seconds");
+  if (leeway !== undefined && !(leeway >= 0 && leeway <= 3600)) throw invalid("leeway must be between 0 and 3600 seconds");
+  const timeout = optional(options, "timeoutInSeconds", "number", "timeoutInSeconds must be a number");
+  if (timeout !== undefined && !(timeout >= 0.1 && timeout <= 300)) throw invalid("timeoutInSeconds must be between 0.1 and 300");
+  const cookie = optional(options, "authTokenCookie", "boolean", "authTokenCookie must be a boolean") ?? true;
+  let tokenStore = get(options, "tokenStore");
+  if (typeof tokenStore === "object" && tokenStore !== null) {
+    if (STORE_METHODS.some((m) => typeof get(tokenStore, m) !== "function")) {
+      throw invalid("a tokenStore object needs getAuthToken, getRefreshToken, setTokens and clearTokens methods");
+    }
+  } else if (tokenStore !== undefined && tokenStore !== "localStorage" && tokenStore !== "memory") {
+    throw invalid(STORE_KINDS);
+  }
+  return {
+    appId,
+    authOrigin,
+    leewayMs: leeway === undefined ? NaN : leeway * 1000,
+    timeoutMs: Math.round((timeout ?? 10) * 1000),
+    cookie,
+    tokenStore,
+  };
 }
 
 export { EVENTS as AUTH_EVENTS };

@@ -4,16 +4,20 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-cargo build --release --target wasm32-unknown-unknown -p passage-user
-rm -rf pkg
-wasm-bindgen --target web --no-typescript --out-dir pkg --out-name passage_user \
+cargo build --release --target wasm32-unknown-unknown -p passage-user --features shipped
+rm -rf pkg target/pkg-src
+# The wasm-bindgen glue and the entry's modules, unbundled, stay in
+# target/pkg-src (the simulation tests import them from there).
+wasm-bindgen --target web --no-typescript --out-dir target/pkg-src --out-name passage_user \
   target/wasm32-unknown-unknown/release/passage_user.wasm
+cp pkg-template/*.js target/pkg-src/
+mkdir -p pkg
 
 # The features Rust's wasm32 target emits by default.
-node_modules/.bin/wasm-opt -Oz --strip-debug --strip-producers \
+node_modules/.bin/wasm-opt -Oz --strip-debug --strip-producers --strip-target-features \
   --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
   --enable-mutable-globals --enable-reference-types --enable-multivalue \
-  pkg/passage_user_bg.wasm -o pkg/passage_user_bg.wasm
+  target/pkg-src/passage_user_bg.wasm -o pkg/passage_user_bg.wasm
 
 # A module importing from "env" means something linked a C or std-only
 # symbol; it would fail to instantiate in the browser.
@@ -28,10 +32,20 @@ sed "s/@VERSION@/$version/" pkg-template/package.json > pkg/package.json
 cp pkg-template/index.d.ts pkg/
 # Every byte ships to every page load: the entry and the wasm-bindgen glue go
 # out as one minified module (one request fewer before the wasm is fetched).
-cp pkg-template/index.js pkg/entry.js
-node_modules/.bin/esbuild pkg/entry.js --bundle --minify --format=esm --target=es2022 \
+node_modules/.bin/esbuild target/pkg-src/index.js --bundle --minify --format=esm --target=es2022 \
   --log-level=warning --outfile=pkg/index.js
-rm pkg/entry.js pkg/passage_user.js
 cp pkg-template/README.md pkg/ 2>/dev/null || true
 rm -f pkg/.gitignore
-echo "pkg/: $(wc -c < pkg/passage_user_bg.wasm) bytes wasm, $(cat pkg/*.js | wc -c) bytes js"
+# The size guard: what ships (the JS entry and the wasm, each gzip -9 as
+# served) must stay within the budget in scripts/size-budget, so that no
+# dependency or change bloats every page load unnoticed. Lower the budget as
+# the package shrinks.
+js_gz=$(gzip -9c pkg/index.js | wc -c)
+wasm_gz=$(gzip -9c pkg/passage_user_bg.wasm | wc -c)
+budget=$(tr -d '[:space:]' < scripts/size-budget)
+echo "pkg/: $(wc -c < pkg/passage_user_bg.wasm) bytes wasm, $(wc -c < pkg/index.js) bytes js;" \
+  "gzip $((js_gz + wasm_gz)) bytes (js $js_gz + wasm $wasm_gz), budget $budget"
+if [ $((js_gz + wasm_gz)) -gt "$budget" ]; then
+  echo "the package grew past its size budget (scripts/size-budget): $((js_gz + wasm_gz)) > $budget bytes gzip" >&2
+  exit 1
+fi

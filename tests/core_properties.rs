@@ -704,10 +704,10 @@ fn tokens_over_the_cap_are_refused_at_once() {
 // Stored values.
 
 /// The documented reading of a stored expiration, written independently:
-/// optional surrounding whitespace, 1 to 15 ASCII digits, and an optional
-/// fraction of ASCII digits that is dropped.
+/// optional surrounding ASCII whitespace, 1 to 15 ASCII digits, and an
+/// optional fraction of ASCII digits that is dropped.
 fn reference_unix_seconds(s: &str) -> Option<i64> {
-    let t = s.trim();
+    let t = s.trim_matches(|c: char| c.is_ascii_whitespace());
     let (int, frac) = match t.find('.') {
         Some(i) => (&t[..i], &t[i + 1..]),
         None => (t, ""),

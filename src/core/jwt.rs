@@ -6,6 +6,10 @@
 //! from the network), so nothing in this module panics, and the JSON reader is
 //! bounded in depth and never allocates more than the input's size.
 
+use alloc::borrow::ToOwned;
+use alloc::string::String;
+use alloc::vec::Vec;
+
 /// The claims of an auth token that the client uses.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Claims {
@@ -42,7 +46,8 @@ pub fn decode(token: &str) -> Result<Claims, JwtError> {
     if token.len() > MAX_TOKEN_LEN {
         return Err(JwtError::Shape);
     }
-    let mut parts = token.split('.');
+    // Three dot-separated segments, as bytes (a dot is ASCII).
+    let mut parts = token.as_bytes().split(|&b| b == b'.');
     let (Some(header), Some(payload), Some(signature), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
     else {
@@ -57,8 +62,8 @@ pub fn decode(token: &str) -> Result<Claims, JwtError> {
     parse_claims(text)
 }
 
-fn is_base64url(s: &str) -> bool {
-    s.bytes().all(|b| sextet(b).is_some())
+fn is_base64url(s: &[u8]) -> bool {
+    s.iter().all(|&b| sextet(b).is_some())
 }
 
 fn sextet(b: u8) -> Option<u8> {
@@ -73,15 +78,18 @@ fn sextet(b: u8) -> Option<u8> {
 }
 
 /// Decodes unpadded (or `=`-padded) base64url.
-pub fn base64url_decode(input: &str) -> Option<Vec<u8>> {
-    let input = input.trim_end_matches('=');
+pub fn base64url_decode(input: impl AsRef<[u8]>) -> Option<Vec<u8>> {
+    let mut input = input.as_ref();
+    while let [head @ .., b'='] = input {
+        input = head;
+    }
     if input.len() % 4 == 1 {
         return None;
     }
     let mut out = Vec::with_capacity(input.len() * 3 / 4);
     let mut acc: u32 = 0;
     let mut bits = 0;
-    for b in input.bytes() {
+    for &b in input {
         acc = (acc << 6) | u32::from(sextet(b)?);
         bits += 6;
         if bits >= 8 {
@@ -136,8 +144,16 @@ fn parse_claims(text: &str) -> Result<Claims, JwtError> {
     }
     let exp = exp.ok_or(JwtError::NoExp)?;
     let app_id = aud_app.or_else(|| {
-        iss.as_deref()
-            .and_then(|iss| iss.trim_end_matches('/').rsplit('/').next())
+        // The last path segment: after the last '/' once trailing ones go.
+        let iss = iss?;
+        let mut bytes = iss.as_bytes();
+        while let [head @ .., b'/'] = bytes {
+            bytes = head;
+        }
+        let start = bytes.iter().rposition(|&b| b == b'/').map_or(0, |i| i + 1);
+        let segment = bytes.get(start..)?;
+        core::str::from_utf8(segment)
+            .ok()
             .filter(|s| !s.is_empty())
             .map(str::to_owned)
     });
@@ -203,7 +219,7 @@ impl Parser<'_> {
             }
             // The input is a &str and we stop only at ASCII bytes, so this
             // slice is valid UTF-8.
-            out.push_str(core::str::from_utf8(&self.s[start..self.i]).ok()?);
+            out.push_str(core::str::from_utf8(self.s.get(start..self.i)?).ok()?);
             match self.next()? {
                 b'"' => return Some(out),
                 b'\\' => {
@@ -312,7 +328,8 @@ impl Parser<'_> {
             u32::try_from(-scale)
                 .ok()
                 .and_then(|s| 10i64.checked_pow(s))
-                .map_or(0, |p| mantissa / p)
+                .and_then(|p| mantissa.checked_div(p))
+                .unwrap_or(0)
         };
         Some(if negative { -int } else { int })
     }
@@ -456,7 +473,7 @@ mod tests {
     fn base64url_round_trips_every_length() {
         for n in 0..40 {
             let s: String = (0..n).map(|i| char::from(b'a' + (i % 26) as u8)).collect();
-            assert_eq!(base64url_decode(&b64(&s)).unwrap(), s.as_bytes());
+            assert_eq!(base64url_decode(b64(&s)).unwrap(), s.as_bytes());
         }
         assert_eq!(base64url_decode("YQ==").unwrap(), b"a");
         assert_eq!(base64url_decode("Y"), None);

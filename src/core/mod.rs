@@ -10,3 +10,20 @@ pub mod session;
 
 #[cfg(test)]
 pub(crate) mod testing;
+
+/// `n` in decimal, without the `format!` machinery (every kilobyte of the
+/// wasm ships to every page load).
+pub fn decimal(n: i64) -> alloc::string::String {
+    fn digits(out: &mut alloc::string::String, m: u64) {
+        if m >= 10 {
+            digits(out, m / 10);
+        }
+        out.push(char::from(b'0' + (m % 10) as u8));
+    }
+    let mut out = alloc::string::String::new();
+    if n < 0 {
+        out.push('-');
+    }
+    digits(&mut out, n.unsigned_abs());
+    out
+}

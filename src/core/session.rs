@@ -1,5 +1,7 @@
 //! The stored session and what it means at a given moment.
 
+use alloc::string::String;
+
 use super::error::{Code, Error};
 use super::jwt::{self, Claims};
 use super::policy::Policy;
@@ -185,18 +187,18 @@ fn valid_refresh_token(t: &str) -> bool {
     !t.is_empty() && t.len() <= MAX_REFRESH_TOKEN_LEN
 }
 
-/// Unix seconds from a stored decimal string; anything else is unknown.
+/// Unix seconds from a stored decimal string (optionally with a fraction,
+/// which is dropped, and surrounding ASCII whitespace); anything else is
+/// unknown.
 pub fn parse_unix_seconds(s: &str) -> Option<i64> {
-    let s = s.trim();
-    let (int, frac) = s.split_once('.').unwrap_or((s, "0"));
-    if int.is_empty()
-        || int.len() > 15
-        || !int.bytes().all(|b| b.is_ascii_digit())
-        || !frac.bytes().all(|b| b.is_ascii_digit())
-    {
+    let s = s.trim_ascii().as_bytes();
+    let int_len = s.iter().position(|&b| b == b'.').unwrap_or(s.len());
+    let int = s.get(..int_len).unwrap_or_default();
+    let frac = s.get(int_len + 1..).unwrap_or_default();
+    if int.is_empty() || int.len() > 15 || !int.iter().chain(frac).all(u8::is_ascii_digit) {
         return None;
     }
-    int.parse().ok()
+    Some(int.iter().fold(0i64, |n, &d| n * 10 + i64::from(d - b'0')))
 }
 
 fn seconds_from_f64(s: f64) -> Option<i64> {

@@ -1,131 +1,174 @@
-//! The JavaScript edge: the exported class and the one place where core
-//! errors become `PassageError`s.
+//! The JavaScript edge: the core's decisions as synchronous calls.
 //!
-//! The package's entry wraps [`Core`] in the public `PassageUser` class,
-//! which answers `getAuthToken()` from a cached token while it is fresh (one
-//! comparison, no call into wasm). The client keeps that cache right through
-//! the `cache` hook every time the session changes.
+//! The package's entry (`pkg-template/`) does the input and output (storage,
+//! `fetch`, Web Locks, other tabs' signals, timers) and asks [`Core`] at each
+//! step: is this token fresh, is this AuthResult or refresh reply usable,
+//! what does this failure mean. Nothing here awaits, so the wasm carries no
+//! futures executor and no browser bindings, and every call returns at once.
+//! Nothing here outlives a call either: the per-session state (the server's
+//! clock offset, the leeway) is the entry's, passed in.
+//!
+//! Absent stored values cross as `""` and `NaN`: fewer shapes of glue than
+//! `Option`s. Errors cross as thrown strings,
+//! `code TAB message [TAB retryAfter]`; the entry turns them into
+//! `PassageError`s.
 
-mod client;
-mod options;
+use alloc::borrow::ToOwned;
+use alloc::string::String;
 
-use core::cell::RefCell;
-use std::rc::Rc;
-
-use js_sys::{Function, Promise, Reflect};
 use wasm_bindgen::prelude::*;
 
-use crate::browser::js;
+use crate::core::decimal;
 use crate::core::error::{Code, Error};
-use client::Client;
-use options::Options;
+use crate::core::jwt;
+use crate::core::policy::{skew_from_iat, Failure, Next, Policy};
+use crate::core::session::{RawAuthResult, Session, Status};
 
-/// A future run for JavaScript.
-type Task<T> = core::pin::Pin<Box<dyn core::future::Future<Output = T>>>;
+/// `status()` for a session that needs a refresh.
+const NEEDS_REFRESH: f64 = -1.0;
+/// `status()` for a session past its absolute end.
+const ENDED: f64 = -2.0;
+/// `status()` for a session with nothing usable.
+const SIGNED_OUT: f64 = -3.0;
+/// `retry()` for a refusal of the refresh token.
+const REFUSED: f64 = -1.0;
 
-/// Runs `task` and returns its promise. Boxed here so the executor glue is
-/// compiled once, not once per exported method: every kilobyte ships.
-fn run(task: impl core::future::Future<Output = Result<JsValue, JsValue>> + 'static) -> Promise {
-    wasm_bindgen_futures::future_to_promise(Box::pin(task) as Task<Result<JsValue, JsValue>>)
+/// An error as the string the entry parses.
+fn throw(e: Error) -> JsValue {
+    let mut text = String::from(e.code.as_str());
+    text.push('\t');
+    text.push_str(e.message);
+    if let Some(seconds) = e.retry_after {
+        text.push('\t');
+        text.push_str(&decimal(i64::from(seconds)));
+    }
+    JsValue::from_str(&text)
 }
 
-/// Runs `task` in the background (boxed, as for [`run`]).
-fn spawn(task: impl core::future::Future<Output = ()> + 'static) {
-    wasm_bindgen_futures::spawn_local(Box::pin(task) as Task<()>)
+fn text(s: &str) -> Option<String> {
+    (!s.is_empty()).then(|| s.to_owned())
 }
 
-thread_local! {
-    static ERROR_CLASS: RefCell<Option<Function>> = const { RefCell::new(None) };
+fn number(n: f64) -> Option<f64> {
+    (!n.is_nan()).then_some(n)
 }
 
-/// Registers the `PassageError` class the entry defines, so errors thrown
-/// from Rust are instances of it.
-#[wasm_bindgen(js_name = setErrorClass)]
-pub fn set_error_class(class: Function) {
-    ERROR_CLASS.with(|c| *c.borrow_mut() = Some(class));
+/// The policy of SPEC section 5 with the app's `leeway` (ms).
+fn policy(leeway_ms: f64) -> Policy {
+    let mut policy = Policy::default();
+    if leeway_ms.is_finite() {
+        policy.leeway_ms = leeway_ms.clamp(0.0, 3_600_000.0) as i64;
+    }
+    policy
 }
 
-/// A core error as a `PassageError`.
-fn to_js(e: Error) -> JsValue {
-    let retry = e.retry_after.map_or(JsValue::UNDEFINED, JsValue::from);
-    let args = js_sys::Array::of3(&e.code.as_str().into(), &e.message.into(), &retry);
-    ERROR_CLASS
-        .with(|c| c.borrow().clone())
-        .and_then(|class| Reflect::construct(&class, &args).ok())
-        .unwrap_or_else(|| {
-            let error = js_sys::Error::new(e.message);
-            let _ = Reflect::set(&error, &"code".into(), &e.code.as_str().into());
-            error.into()
-        })
-}
-
-/// True for a `PassageError` whose code is `login_required`.
-fn is_login_required(error: &JsValue) -> bool {
-    js::get(error, "code").as_string().as_deref() == Some(Code::LoginRequired.as_str())
-}
-
-/// The session client behind `PassageUser`.
+/// What the stored session (auth token, refresh token, end as stored: unix
+/// seconds in decimal) means at local time `now`, with the server's clock
+/// `skew` ms ahead and a `leeway` in ms (`NaN` for the default): the local
+/// time (ms) until which its auth token is fresh, or -1 (needs a refresh),
+/// -2 (ended) or -3 (signed out). With `guard`, `authGuard`'s answer
+/// instead: 1 for a well-formed, unexpired auth token in a session that has
+/// not ended, else 0.
 #[wasm_bindgen]
-pub struct Core {
-    client: Rc<Client>,
+pub fn status(
+    auth: &str,
+    refresh: &str,
+    end: &str,
+    now: f64,
+    skew: f64,
+    leeway: f64,
+    guard: bool,
+) -> f64 {
+    let session = Session::from_stored(text(auth), text(refresh), Some(end));
+    if guard {
+        return f64::from(u8::from(session.is_authenticated(now, skew)));
+    }
+    match session.status(now, skew, &policy(leeway)) {
+        Status::Fresh { until_ms } => until_ms,
+        Status::NeedsRefresh => NEEDS_REFRESH,
+        Status::Ended => ENDED,
+        Status::SignedOut => SIGNED_OUT,
+    }
 }
 
+/// Checks the fields of a login's AuthResult, or with `refreshed` of a
+/// refresh reply (whose refresh token is the reply's or the one used).
+/// (Here an empty string is present, and refused: `undefined` is absent.)
+///
+/// Returns the server clock's offset (ms) to keep from the token's `iat`, or
+/// `NaN` to keep the current one: from a refresh reply, surely new, both
+/// ways; from a login, whose token may be old, only a server ahead of us
+/// (that can only make tokens stale sooner).
 #[wasm_bindgen]
-impl Core {
-    /// Reads the options and the stored session. `hooks` is
-    /// `{cache(token, freshUntilMs), emit(event, detail)}`.
-    #[wasm_bindgen(constructor)]
-    pub fn new(options: JsValue, hooks: JsValue) -> Result<Core, JsValue> {
-        let options = Options::parse(&options).map_err(to_js)?;
-        let hook = |name| {
-            js::get(&hooks, name)
-                .dyn_into::<Function>()
-                .map_err(|_| to_js(Error::new(Code::InvalidOptions, "internal hooks missing")))
-        };
-        let client = Client::start(options, hook("cache")?, hook("emit")?);
-        Ok(Core { client })
-    }
+pub fn check(
+    auth: Option<String>,
+    refresh: Option<String>,
+    end: Option<f64>,
+    now: f64,
+    refreshed: bool,
+) -> Result<f64, JsValue> {
+    let next = Session::from_auth_result(RawAuthResult {
+        auth_token: auth,
+        refresh_token: refresh,
+        refresh_expiration: end,
+    });
+    let next = match next {
+        Ok(next) => next,
+        Err(_) if refreshed => {
+            return Err(throw(Error::new(
+                Code::InvalidResponse,
+                "the refresh reply is not an auth_result",
+            )))
+        }
+        Err(e) => return Err(throw(e)),
+    };
+    Ok(match next.claims().and_then(|c| c.iat) {
+        Some(iat) if refreshed => skew_from_iat(iat, now),
+        Some(iat) => skew_from_iat(iat, now).max(0.0),
+        None => f64::NAN,
+    })
+}
 
-    /// Stores the AuthResult of a login (either spelling), replacing the
-    /// whole session.
-    #[wasm_bindgen(js_name = setAuthResult)]
-    pub fn set_auth_result(&self, result: JsValue) -> Result<(), JsValue> {
-        self.client.set_auth_result(&result).map_err(to_js)
+/// After attempt `attempt` failed with HTTP `status` (0: network, 1:
+/// timeout, 2: a malformed success body) and `Retry-After` seconds (`NaN`
+/// when absent): the ms to wait before the next attempt, or -1 when the
+/// server refused the refresh token. Throws the error to report when it is
+/// time to stop (at once for an attempt past the last).
+#[wasm_bindgen]
+pub fn retry(attempt: u32, status: u16, retry_after: f64, jitter: f64) -> Result<f64, JsValue> {
+    let failure = match status {
+        0 => Failure::Network,
+        1 => Failure::Timeout,
+        2 => Failure::Malformed,
+        s => Failure::Status(s, number(retry_after).map(|s| s as u32)),
+    };
+    match Policy::default().after_failure(attempt, failure, jitter) {
+        Next::RetryIn(ms) => Ok(f64::from(ms)),
+        Next::Refused => Ok(REFUSED),
+        Next::Fail(e) => Err(throw(e)),
     }
+}
 
-    /// The auth token, refreshed when it is not fresh.
-    #[wasm_bindgen(js_name = getAuthToken)]
-    pub fn get_auth_token(&self) -> Promise {
-        let client = self.client.clone();
-        run(async move { client.get_auth_token().await })
+/// The longest wait for the cross-tab refresh lock with this request
+/// timeout (ms): a holder's every attempt, and then some.
+#[wasm_bindgen(js_name = lockTimeout)]
+pub fn lock_timeout(timeout_ms: u32) -> u32 {
+    Policy {
+        timeout_ms,
+        ..Policy::default()
     }
+    .lock_timeout_ms()
+}
 
-    /// A new auth token, joining a refresh in flight.
-    pub fn refresh(&self) -> Promise {
-        let client = self.client.clone();
-        run(async move { client.shared_refresh(true).await })
-    }
-
-    /// Ends the session here, in storage and in other tabs, then revokes the
-    /// refresh token. Resolves `true` when the server confirmed (or had
-    /// nothing to revoke).
-    #[wasm_bindgen(js_name = signOut)]
-    pub fn sign_out(&self) -> Promise {
-        let client = self.client.clone();
-        run(async move { Ok(client.sign_out().await.into()) })
-    }
-
-    /// The `user` of `GET /currentuser`, or `undefined` when signed out.
-    #[wasm_bindgen(js_name = userInfo)]
-    pub fn user_info(&self) -> Promise {
-        let client = self.client.clone();
-        run(async move { client.user_info().await })
-    }
-
-    /// True when a well-formed, unexpired auth token is stored.
-    #[wasm_bindgen(js_name = authGuard)]
-    pub fn auth_guard(&self) -> Promise {
-        let client = self.client.clone();
-        run(async move { client.auth_guard().await.map(JsValue::from).map_err(to_js) })
+/// A claim of an auth token, when it is a JWT that has it: `"sub"` (the
+/// user id), `"exp"` (unix seconds) or `"app"` (the app id named by `aud`,
+/// else `iss`, as passage-js derives it).
+#[wasm_bindgen]
+pub fn claim(token: &str, name: &str) -> Option<String> {
+    let claims = jwt::decode(token).ok()?;
+    match name {
+        "sub" => claims.sub,
+        "exp" => Some(decimal(claims.exp)),
+        _ => claims.app_id,
     }
 }

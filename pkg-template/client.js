@@ -1,0 +1,641 @@
+// The session client: sequences the core's decisions (the wasm `Core`) with
+// the environment's input and output: the store, requests, the cross-tab
+// lock, other tabs' signals, the clock. The environment is a parameter, so
+// the same code runs in the browser (./browser.js) and in the simulation of
+// tabs, server and clock that the tests drive (tests/sim/).
+import { decide, fail, noSession } from "./errors.js";
+
+/** A session as stored: auth token, refresh token, end (unix seconds, as stored: a decimal string). */
+export const EMPTY = Object.freeze({ a: undefined, r: undefined, e: undefined });
+
+/** The longest refresh token accepted; Passage's are 50-odd characters. */
+const MAX_REFRESH_TOKEN = 4096;
+
+/** A session from stored values: anything but a non-empty string is absent. */
+export function session(a, r, e) {
+  const text = (v) => (typeof v === "string" && v !== "" ? v : undefined);
+  r = text(r);
+  return { a: text(a), r: r?.length <= MAX_REFRESH_TOKEN ? r : undefined, e: text(e) };
+}
+
+const isEmpty = (s) => s.a === undefined && s.r === undefined;
+const same = (x, y) => x.a === y.a && x.r === y.r && x.e === y.e;
+
+// Core.status() answers a fresh token's end (a positive time), or one of these.
+const NEEDS_REFRESH = -1;
+const ENDED = -2;
+// Core.retry() answers a wait in ms, or this.
+const REFUSED = -1;
+
+/**
+ * How long a tab that was granted the refresh lock after another holder
+ * waits for that holder's write to become visible before deciding alone.
+ */
+export const SETTLE_MS = 500;
+/**
+ * How long a tab that wrote new tokens keeps the refresh lock, so that the
+ * next holder's copy of storage has them (Chromium delivers a write to
+ * other tabs a few ms late).
+ */
+export const LINGER_MS = 100;
+/** Pending revocations kept at most: each is retried on every page load. */
+const MAX_PENDING = 16;
+
+/** What `lock()` answers when the lock was not granted in time. */
+export const TIMED_OUT = "timed_out";
+/** What `lock()` answers where there are no Web Locks: go on alone. */
+export const NO_LOCKS = "none";
+
+const loginRequired = (message) => fail("login_required", message);
+
+/**
+ * The client behind one PassageUser.
+ *
+ * `core`: the wasm's exports. `options`: { appId, authOrigin, leewayMs,
+ * timeoutMs } (validated; leewayMs NaN for the default). `env`: { store, now(), random(), sleep(ms), send(request), lock(name,
+ * timeoutMs | 0), post(signal), listen(onSignal) }; see ./browser.js.
+ * `hooks`: { cache(token, freshUntil), emit(event, detail) }.
+ */
+export class Client {
+  #core;
+  #env;
+  #store;
+  #hooks;
+  #appId;
+  #origin;
+  #timeout;
+  #leeway;
+  /** Server clock minus local clock, ms. */
+  #skew = 0;
+  /** The session as last read or written. */
+  #s = EMPTY;
+  /** The refresh in flight in this tab, shared by every caller. */
+  #flight;
+  /**
+   * Bumped whenever the session is replaced from outside a refresh
+   * (sign-in, sign-out), so a refresh that started before cannot write over
+   * the new session.
+   */
+  #epoch = 0;
+  /** The store refused the last write: memory holds the truth until one succeeds. */
+  #unsaved = false;
+  /** Held locks: events wait in #events until none is held, so no listener runs under a lock. */
+  #locked = 0;
+  #events = [];
+  /** Counts the signals that another tab's refresh is settled (a write readable here, or "unchanged"). */
+  #settled = 0;
+  #wakers = [];
+  /** The refresh lock, kept for a moment after this tab wrote new tokens. */
+  #lingering;
+  #lingerId = 0;
+
+  constructor(core, { appId, authOrigin, leewayMs, timeoutMs }, env, hooks) {
+    this.#core = core;
+    this.#env = env;
+    this.#store = env.store;
+    this.#hooks = hooks;
+    this.#appId = appId;
+    this.#origin = authOrigin;
+    this.#timeout = timeoutMs;
+    this.#leeway = leewayMs;
+    if (this.#store.sync) {
+      try {
+        this.#s = this.#store.load();
+        this.#publish();
+      } catch {
+        // An unreadable store is empty until a read succeeds.
+      }
+    }
+    env.listen((signal) => this.#onSignal(signal));
+    this.#retryPending();
+  }
+
+  #appUrl(s) {
+    const id = this.#appId ?? (s.a && this.#core.claim(s.a, "app"));
+    if (!id) throw fail("invalid_options", "appId is unknown: pass it in the options");
+    return `${this.#origin}/v1/apps/${encodeURIComponent(id)}`;
+  }
+
+  #status(s, guard = false) {
+    return this.#core.status(s.a ?? "", s.r ?? "", s.e ?? "", this.#env.now(), this.#skew, this.#leeway, guard);
+  }
+
+  /** Tells the entry what it may hand out without calling in. */
+  #publish() {
+    const until = this.#status(this.#s);
+    if (until > 0) this.#hooks.cache(this.#s.a, until);
+    else this.#hooks.cache(undefined, 0);
+  }
+
+  /** Queues an auth event, and delivers the queue unless a lock is held. */
+  #emit(event, reason) {
+    this.#events.push([event, reason]);
+    if (!this.#locked) this.#flush();
+  }
+
+  #flush() {
+    while (this.#events.length) {
+      const [event, reason] = this.#events.shift();
+      const detail = {};
+      if (reason) detail.reason = reason;
+      const exp = this.#s.a && this.#core.claim(this.#s.a, "exp");
+      if (exp) detail.expiresAt = +exp;
+      this.#hooks.emit(event, detail);
+    }
+  }
+
+  /**
+   * Makes `stored` (read from the store) the session, and fires the event
+   * its difference from memory means: another tab did it.
+   */
+  #adopt(stored) {
+    const old = this.#s;
+    if (same(old, stored)) return;
+    this.#s = stored;
+    this.#publish();
+    const sub = (s) => s.a && this.#core.claim(s.a, "sub");
+    if (isEmpty(stored)) {
+      if (!isEmpty(old)) this.#emit("SIGNED_OUT", "other_tab");
+    } else if (isEmpty(old) || sub(old) !== sub(stored)) {
+      this.#emit("SIGNED_IN");
+    } else {
+      this.#emit("TOKEN_REFRESHED");
+    }
+  }
+
+  /**
+   * Reads the store into memory, unless memory holds a session the store
+   * refused, in which case writing it again comes first. Synchronous for a
+   * synchronous store (localStorage, memory), so that a caller can act
+   * before anything else runs.
+   */
+  #reload() {
+    if (!this.#store.sync) return this.#reloadAsync();
+    if (this.#unsaved) {
+      try {
+        this.#store.save(this.#s);
+      } catch {
+        return this.#s;
+      }
+      this.#unsaved = false;
+    }
+    const stored = this.#store.load();
+    this.#adopt(stored);
+    return stored;
+  }
+
+  async #reloadAsync() {
+    if (this.#unsaved) {
+      try {
+        await this.#store.save(this.#s);
+      } catch {
+        return this.#s;
+      }
+      this.#unsaved = false;
+    }
+    const stored = await this.#store.load();
+    this.#adopt(stored);
+    return stored;
+  }
+
+  /** Another tab wrote the session or finished a refresh; or the browser is back online. */
+  #onSignal(signal) {
+    if (signal === "online") return void this.#retryPending();
+    if (signal !== "changed") {
+      this.#settled++;
+      for (const wake of this.#wakers.splice(0)) wake();
+    }
+    if (signal === "unchanged" || this.#unsaved) return;
+    if (!this.#store.sync) return void this.#reload().catch(() => {});
+    // localStorage reads synchronously: the cache is right before this
+    // handler returns, so no stale token is handed out meanwhile.
+    try {
+      this.#adopt(this.#store.load());
+    } catch {
+      // Unreadable now: the next call reads again.
+    }
+  }
+
+  /** Waits for the next settled signal, at most `ms`. */
+  #nextSettled(ms) {
+    return new Promise((wake) => {
+      this.#wakers.push(wake);
+      this.#env.sleep(ms).then(wake);
+    });
+  }
+
+  /**
+   * Makes `next` the session: memory first, then the store. A store that
+   * refuses keeps memory authoritative and reports `storage`.
+   */
+  async #commit(next) {
+    this.#s = next;
+    this.#publish();
+    this.#unsaved = true;
+    await this.#store.save(next);
+    this.#unsaved = false;
+  }
+
+  /**
+   * Checks AuthResult fields (a login's, or a refresh reply's) with the
+   * core; answers the clock offset their token implies (NaN: keep ours).
+   */
+  #check(raw, r, refreshed) {
+    return decide(() => this.#core.check(raw.a, r, raw.e, this.#env.now(), refreshed));
+  }
+
+  setAuthResult(result) {
+    const raw = readAuthResult(result);
+    if (!raw) throw fail("invalid_auth_result", "expected an AuthResult object with string auth_token (or authToken)");
+    const skew = this.#check(raw, raw.r, false);
+    if (skew === skew) this.#skew = skew;
+    const next = session(raw.a, raw.r, seconds(raw.e));
+    this.#epoch++;
+    const previous = this.#s;
+    this.#s = next;
+    let saved = false;
+    if (this.#store.sync) {
+      try {
+        this.#store.save(next);
+        saved = true;
+      } catch {
+        // Kept in memory; written again on the next read.
+      }
+    }
+    this.#unsaved = !saved;
+    this.#publish();
+    // `reload` writes an unsaved session first, and keeps it in memory
+    // while the store refuses it.
+    if (!saved) Promise.resolve().then(() => this.#reload()).catch(() => {});
+    if (previous.r && next.r !== previous.r) {
+      try {
+        const url = this.#appUrl(previous);
+        this.#revoke(url, previous.r, false);
+      } catch {
+        // No app id: nowhere to revoke it.
+      }
+    }
+    this.#env.post("changed");
+    this.#emit("SIGNED_IN");
+  }
+
+  async authGuard() {
+    const s = await this.#reload();
+    return this.#status(s, true) === 1;
+  }
+
+  async getAuthToken() {
+    const s = await this.#reload();
+    return (await this.#settle(s)) ?? this.refresh(false);
+  }
+
+  /**
+   * The outcome of a session that needs no request: its fresh token,
+   * undefined when it needs a refresh, or the error that ends it.
+   */
+  async #settle(s) {
+    const status = this.#status(s);
+    if (status > 0) return s.a;
+    if (status === NEEDS_REFRESH) return undefined;
+    if (status === ENDED) {
+      await this.#end("expired");
+      throw loginRequired("the session has expired: sign in again");
+    }
+    if (!isEmpty(s)) await this.#end("expired");
+    throw noSession();
+  }
+
+  /** Runs one refresh for this tab, or joins the one in flight. */
+  refresh(force = true) {
+    return (this.#flight ??= this.#lockedRefresh(force).finally(() => {
+      this.#flight = undefined;
+    }));
+  }
+
+  /**
+   * The leader's refresh under the cross-tab lock. The callers get their
+   * token at once; the lock is kept a little longer when this tab wrote new
+   * tokens, so that the next holder reads them, and events are delivered
+   * once it is released.
+   */
+  async #lockedRefresh(force) {
+    // What storage holds before waiting: under the lock, a difference means
+    // another tab acted meanwhile.
+    const started = await this.#reload();
+    const settledBefore = this.#settled;
+    let name = "psg_refresh ";
+    try {
+      name += this.#appUrl(started);
+    } catch {
+      name += this.#origin;
+    }
+    let release;
+    let waited = false;
+    const kept = this.#lingering;
+    if (kept?.name === name) {
+      // This tab's own lock, still kept after its last write: take it over
+      // rather than wait for it (and for a signal only another tab sends).
+      this.#lingering = undefined;
+      release = kept.release;
+    } else {
+      const got = await this.#env.lock(name, this.#core.lockTimeout(this.#timeout));
+      this.#locked++;
+      // A frozen or hung holder (timed out): go on, as a browser without
+      // locks would.
+      if (got === TIMED_OUT) waited = true;
+      else if (got !== NO_LOCKS) ({ release, waited } = got);
+    }
+    const outcome = { wrote: false };
+    let token;
+    let error;
+    try {
+      token = await this.#refreshHoldingLock(started, force, waited, settledBefore, outcome);
+    } catch (e) {
+      error = e;
+    }
+    this.#env.post(outcome.wrote ? "changed" : "unchanged");
+    if (release && outcome.wrote) {
+      const id = ++this.#lingerId;
+      this.#lingering = { id, name, release };
+      this.#env.sleep(LINGER_MS).then(() => {
+        // Unless a later refresh of this tab took it over.
+        if (this.#lingering?.id !== id) return;
+        this.#lingering = undefined;
+        this.#release(release);
+      });
+    } else {
+      this.#release(release);
+    }
+    if (error) throw error;
+    return token;
+  }
+
+  /** Lets the refresh lock go; then, with no lock held, the listeners run. */
+  async #release(release) {
+    if (release) await release();
+    this.#locked--;
+    this.#flush();
+  }
+
+  /**
+   * Refreshes unless storage, read under the lock, makes it needless; sets
+   * `outcome.wrote` when this tab wrote new tokens.
+   */
+  async #refreshHoldingLock(started, force, waited, settledBefore, outcome) {
+    let s = await this.#reload();
+    const adopt = (s) => s.r !== started.r || s.a !== started.a;
+    // Another tab held the lock, and what it wrote may reach this tab's
+    // storage a few ms after the grant: refreshing now with the old token
+    // would be the reuse the server punishes. Wait briefly for its write
+    // (or its word that it wrote nothing).
+    if (waited && !adopt(s) && this.#settled === settledBefore) {
+      await this.#nextSettled(SETTLE_MS);
+      s = await this.#reload();
+    }
+    const underLock = s.r;
+    try {
+      return await this.#runRefresh(s, force && !adopt(s));
+    } finally {
+      outcome.wrote = this.#s.r !== underLock;
+    }
+  }
+
+  /** Decide from `s`, send, retry transient failures, store the result. */
+  async #runRefresh(s, force) {
+    for (let adopted = 0; ; ) {
+      const epoch = this.#epoch;
+      if (!(force && adopted === 0) || this.#status(s) === ENDED) {
+        const token = await this.#settle(s);
+        if (token !== undefined) return token;
+      }
+      const used = s.r;
+      if (!used) throw noSession();
+      const url = this.#appUrl(s);
+      const raw = await this.#sendRefresh(url, used);
+      if (raw === REFUSED) {
+        const stored = await this.#reload();
+        // Another tab rotated the token first: storage holds its successor.
+        if (adopted < 2 && stored.r && stored.r !== used) {
+          s = stored;
+          adopted++;
+          continue;
+        }
+        await this.#end("refresh_refused");
+        throw loginRequired("the refresh token was refused: sign in again");
+      }
+      // A reply without a refresh token (a server that does not rotate)
+      // keeps the one used; one without an end keeps the stored end.
+      const r = raw.r ?? used;
+      const skew = this.#check(raw, r, true);
+      if (this.#epoch !== epoch) {
+        // Signed in or out meanwhile: that session wins.
+        s = await this.#reload();
+        adopted++;
+        continue;
+      }
+      if (skew === skew) this.#skew = skew;
+      const next = session(raw.a, r, seconds(raw.e) ?? s.e);
+      await this.#commit(next);
+      this.#emit("TOKEN_REFRESHED");
+      return next.a;
+    }
+  }
+
+  /** `POST /tokens` with retries: the reply's AuthResult fields, or REFUSED. */
+  async #sendRefresh(url, token) {
+    for (let attempt = 1; ; attempt++) {
+      // The core's failure kinds: 0 network, 1 timeout, 2 malformed body.
+      let status;
+      let retryAfter;
+      try {
+        const reply = await this.#env.send({
+          method: "POST",
+          url: `${url}/tokens`,
+          body: { refresh_token: token },
+          timeoutMs: this.#timeout,
+        });
+        ({ status, retryAfter } = reply);
+        if (status === 200 || status === 201) {
+          const raw = readAuthResult(reply.body?.auth_result);
+          if (raw) return raw;
+          status = 2;
+        }
+      } catch (kind) {
+        status = kind === 1 ? 1 : 0;
+      }
+      const wait = decide(() => this.#core.retry(attempt, status, retryAfter ?? NaN, this.#env.random()));
+      if (wait === REFUSED) return REFUSED;
+      await this.#env.sleep(wait);
+    }
+  }
+
+  async signOut() {
+    // The latest stored session: another tab may have rotated the token.
+    // Before the first await, for a synchronous store: nothing hands out
+    // the token once signOut() has returned.
+    let s;
+    try {
+      s = this.#reload();
+      if (!this.#store.sync) s = await s;
+    } catch {
+      s = this.#s;
+    }
+    let url;
+    try {
+      url = this.#appUrl(s);
+    } catch {
+      // No app id: nothing to revoke.
+    }
+    // Kept apart from the session, never used to refresh, until the server
+    // confirms; so a closed tab or a network blip loses no revocation.
+    if (s.r) this.#addPending(s.r);
+    if (isEmpty(s)) this.#publish();
+    else await this.#end("sign_out");
+    return s.r && url ? this.#revoke(url, s.r) : true;
+  }
+
+  /** `DELETE /tokens`; true once the token is known dead on the server. */
+  async #revoke(url, token, pending = true) {
+    let confirmed = false;
+    try {
+      const { status } = await this.#env.send({
+        method: "DELETE",
+        url: `${url}/tokens?refresh_token=${encodeURIComponent(token)}`,
+        keepalive: true,
+        timeoutMs: this.#timeout,
+      });
+      confirmed = (status >= 200 && status < 300) || (status >= 400 && status < 500 && status !== 429);
+    } catch {
+      // Unconfirmed: retried on the next page load or when back online.
+    }
+    if (confirmed && pending) this.#setPending(this.#pending().filter((t) => t !== token));
+    return confirmed;
+  }
+
+  #pending() {
+    return this.#store.pending();
+  }
+
+  #setPending(tokens) {
+    this.#store.setPending(tokens.slice(-MAX_PENDING));
+  }
+
+  #addPending(token) {
+    const tokens = this.#pending();
+    if (!tokens.includes(token)) this.#setPending([...tokens, token]);
+  }
+
+  /**
+   * Retries the revocations a sign-out could not confirm, in one tab at a
+   * time: a tab that finds the lock taken leaves the work to its holder.
+   */
+  async #retryPending() {
+    if (!this.#pending().length) return;
+    let name;
+    try {
+      name = this.#appUrl(this.#s);
+    } catch {
+      return;
+    }
+    const got = await this.#env.lock(`psg_revoke ${name}`, 0);
+    if (got === TIMED_OUT) return;
+    try {
+      // Read again under the lock: the last holder may have done it all.
+      for (const token of this.#pending()) await this.#revoke(name, token);
+    } finally {
+      got.release?.();
+    }
+  }
+
+  async userInfo() {
+    let token = await this.#tokenOrUndefined(this.getAuthToken());
+    for (const retried of [false, true]) {
+      if (token === undefined) return undefined;
+      const url = this.#appUrl(this.#s);
+      let status;
+      let retryAfter;
+      try {
+        const reply = await this.#env.send({
+          method: "GET",
+          url: `${url}/currentuser`,
+          bearer: token,
+          timeoutMs: this.#timeout,
+        });
+        ({ status, retryAfter } = reply);
+        if (status >= 200 && status < 300) {
+          const user = reply.body?.user;
+          if (user !== null && typeof user === "object") return user;
+          throw fail("invalid_response", "the currentuser reply has no user object");
+        }
+      } catch (kind) {
+        if (typeof kind !== "number") throw kind;
+        status = kind === 1 ? 1 : 0;
+      }
+      if (status === 401 && !retried) {
+        token = await this.#tokenOrUndefined(this.refresh(true));
+        continue;
+      }
+      // The failure as a last attempt would report it.
+      const wait = decide(() => this.#core.retry(-1 >>> 0, status, retryAfter ?? NaN, 0));
+      throw wait === REFUSED
+        ? fail("invalid_response", "the auth server refused a freshly refreshed token")
+        : fail("invalid_response", "the auth server answered an unexpected status");
+    }
+  }
+
+  /** The token, or undefined when the answer is `login_required`. */
+  async #tokenOrUndefined(promise) {
+    try {
+      return await promise;
+    } catch (e) {
+      if (e?.code === "login_required") return undefined;
+      throw e;
+    }
+  }
+
+  /** Forgets the session everywhere it is kept and tells the listeners and the other tabs. */
+  async #end(reason) {
+    this.#s = EMPTY;
+    this.#unsaved = false;
+    this.#epoch++;
+    this.#publish();
+    // A store that fails to clear must not bring the session back on the
+    // next read: memory (empty) stays the truth until it clears.
+    try {
+      const cleared = this.#store.clear();
+      if (!this.#store.sync) await cleared;
+    } catch {
+      this.#unsaved = true;
+    }
+    this.#env.post("changed");
+    this.#emit("SIGNED_OUT", reason);
+  }
+}
+
+/** Checked unix seconds as stored: whole, in decimal. */
+const seconds = (n) => (n === undefined ? undefined : String(Math.trunc(n)));
+
+/**
+ * The fields of an AuthResult in either spelling; undefined when a field has
+ * the wrong type or the two spellings disagree.
+ */
+export function readAuthResult(o) {
+  if (o === null || typeof o !== "object") return undefined;
+  try {
+    const pick = (snake, camel, type) => {
+      const [x, y] = [o[snake], o[camel]].map((v) => v ?? undefined);
+      for (const v of [x, y]) {
+        if (v !== undefined && (typeof v !== type || (type === "number" && !Number.isFinite(v)))) throw 0;
+      }
+      if (x !== undefined && y !== undefined && x !== y) throw 0;
+      return x ?? y;
+    };
+    return {
+      a: pick("auth_token", "authToken", "string"),
+      r: pick("refresh_token", "refreshToken", "string"),
+      e: pick("refresh_token_expiration", "refreshTokenExpiration", "number"),
+    };
+  } catch {
+    return undefined;
+  }
+}
