@@ -1,7 +1,7 @@
 //! Properties of the pure core, checked with proptest on the host: the JWT
 //! payload decoder and the stored-value readers take any input without
 //! panicking, read back exactly what a server writes, and the timing
-//! decisions (freshness, session end, retries, the single-flight gate) hold
+//! decisions (freshness, session end, retries) hold
 //! their invariants over random sessions, clocks and schedules.
 //!
 //! Each property runs a modest number of cases so the file stays fast; set
@@ -11,15 +11,11 @@
 //! replayed first on every run.
 #![cfg(not(target_arch = "wasm32"))]
 
-use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
 use passage_user::core::error::Code;
 use passage_user::core::jwt::{self, base64url_decode, JwtError};
 use passage_user::core::policy::{skew_from_iat, Failure, Next, Policy, SKEW_THRESHOLD_MS};
-use passage_user::core::refresh::{
-    after_lock, after_refusal, classify, AfterLock, Change, Gate, Refusal, Ticket,
-};
 use passage_user::core::session::{parse_unix_seconds, RawAuthResult, Session, Status};
 use proptest::collection::vec;
 use proptest::option;
@@ -1258,92 +1254,6 @@ proptest! {
             // The last moment we hand it out, on the server's clock.
             prop_assert!(until_ms + (offset as f64) <= exp as f64 * 1000.0,
                 "handed out {} ms past exp", until_ms + offset as f64 - exp as f64 * 1000.0);
-        }
-    }
-}
-
-// ---------------------------------------------------------------------------
-// The single-flight gate and the cross-tab decisions.
-
-#[derive(Clone, Debug)]
-enum GateOp {
-    /// A caller arrives.
-    Enter,
-    /// The `n`-th running leader finishes.
-    Finish(usize),
-    /// A leader of an earlier, already finished refresh calls `leave` late.
-    Late(usize),
-}
-
-proptest! {
-    #![proptest_config(config(512))]
-
-    /// Over any schedule of arrivals and departures: at most one leader in
-    /// flight, every caller that arrives meanwhile joins it, ids only grow,
-    /// and a late `leave` of an old refresh never opens the gate.
-    #[test]
-    fn gate_has_at_most_one_leader_in_flight(ops in vec(prop_oneof![
-        3 => Just(GateOp::Enter),
-        2 => any::<usize>().prop_map(GateOp::Finish),
-        1 => any::<usize>().prop_map(GateOp::Late),
-    ], 0..200)) {
-        let mut gate = Gate::default();
-        let mut running: BTreeSet<u64> = BTreeSet::new();
-        let mut finished: Vec<u64> = Vec::new();
-        let mut last_id = 0;
-        for op in ops {
-            match op {
-                GateOp::Enter => match gate.enter() {
-                    Ticket::Lead(id) => {
-                        prop_assert!(running.is_empty(), "a second leader while {:?} runs", running);
-                        prop_assert!(id > last_id);
-                        last_id = id;
-                        running.insert(id);
-                    }
-                    Ticket::Join(id) => prop_assert_eq!(running.iter().next(), Some(&id)),
-                },
-                GateOp::Finish(n) => {
-                    if let Some(&id) = running.iter().nth(n % running.len().max(1)) {
-                        gate.leave(id);
-                        running.remove(&id);
-                        finished.push(id);
-                    }
-                }
-                GateOp::Late(n) => {
-                    if !finished.is_empty() {
-                        gate.leave(finished[n % finished.len()]);
-                    }
-                }
-            }
-            prop_assert!(running.len() <= 1);
-            prop_assert_eq!(gate.in_flight(), running.iter().next().copied());
-        }
-    }
-
-    #[test]
-    fn lock_and_refusal_decisions_follow_storage(
-        started in stored_value(),
-        started_rt in option::of("[a-c]{1,2}"),
-        stored in stored_value(),
-        stored_rt in option::of("[a-c]{1,2}"),
-        used in "[a-c]{1,2}",
-    ) {
-        let a = Session::from_stored(started, started_rt, None);
-        let b = Session::from_stored(stored, stored_rt, None);
-        let same = a.refresh_token() == b.refresh_token() && a.auth_token() == b.auth_token();
-        prop_assert_eq!(after_lock(&a, &b) == AfterLock::Refresh, same);
-        prop_assert_eq!(after_lock(&a, &a), AfterLock::Refresh);
-        let lost = b.refresh_token().is_some_and(|t| t != used);
-        prop_assert_eq!(after_refusal(&used, &b) == Refusal::LostRace, lost);
-        prop_assert_eq!(classify(&a, &a), Change::None);
-        match (a.is_empty(), b.is_empty()) {
-            (true, true) => prop_assert_eq!(classify(&a, &b), Change::None),
-            (true, false) => prop_assert_eq!(classify(&a, &b), Change::SignedIn),
-            (false, true) => prop_assert_eq!(classify(&a, &b), Change::SignedOut),
-            (false, false) => {
-                let c = classify(&a, &b);
-                prop_assert_eq!(c == Change::None, a == b, "{:?}", c);
-            }
         }
     }
 }
