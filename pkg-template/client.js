@@ -85,6 +85,8 @@ export class Client {
   /** Counts the signals that another tab's refresh is settled (a write readable here, or "unchanged"). */
   #settled = 0;
   #wakers = [];
+  /** Set while this tab signs out: the user it signs out. */
+  #leaving;
   /** The refresh lock, kept for a moment after this tab wrote new tokens. */
   #lingering;
   #lingerId = 0;
@@ -150,17 +152,28 @@ export class Client {
    */
   #adopt(stored) {
     const old = this.#s;
-    if (same(old, stored)) return;
+    if (same(old, stored)) return stored;
+    // While this tab signs out, a write of the same user's session is a
+    // refresh that was in flight elsewhere landing after our clear: not a
+    // session to adopt (signOut clears it again under the lock).
+    if (this.#leaving && stored.r && this.#sub(stored) === this.#leaving.sub) return old;
     this.#s = stored;
     this.#publish();
-    const sub = (s) => s.a && this.#core.claim(s.a, "sub");
-    if (isEmpty(stored)) {
-      if (!isEmpty(old)) this.#emit("SIGNED_OUT", "other_tab");
-    } else if (isEmpty(old) || sub(old) !== sub(stored)) {
-      this.#emit("SIGNED_IN");
+    const sub = (s) => this.#sub(s);
+    if (isEmpty(stored) || isEmpty(old) || sub(old) !== sub(stored)) {
+      // Another tab signed in or out: a refresh in flight here must not
+      // write its result over that.
+      this.#epoch++;
+      if (!isEmpty(stored)) this.#emit("SIGNED_IN");
+      else if (!isEmpty(old)) this.#emit("SIGNED_OUT", "other_tab");
     } else {
       this.#emit("TOKEN_REFRESHED");
     }
+    return stored;
+  }
+
+  #sub(s) {
+    return s.a && this.#core.claim(s.a, "sub");
   }
 
   /**
@@ -179,9 +192,7 @@ export class Client {
       }
       this.#unsaved = false;
     }
-    const stored = this.#store.load();
-    this.#adopt(stored);
-    return stored;
+    return this.#adopt(this.#store.load());
   }
 
   async #reloadAsync() {
@@ -193,9 +204,7 @@ export class Client {
       }
       this.#unsaved = false;
     }
-    const stored = await this.#store.load();
-    this.#adopt(stored);
-    return stored;
+    return this.#adopt(await this.#store.load());
   }
 
   /** Another tab wrote the session or finished a refresh; or the browser is back online. */
@@ -251,6 +260,8 @@ export class Client {
     if (skew === skew) this.#skew = skew;
     const next = session(raw.a, raw.r, seconds(raw.e));
     this.#epoch++;
+    // A sign-in here ends a sign-out in progress: its session stays.
+    this.#leaving = undefined;
     const previous = this.#s;
     this.#s = next;
     let saved = false;
@@ -323,12 +334,7 @@ export class Client {
     // another tab acted meanwhile.
     const started = await this.#reload();
     const settledBefore = this.#settled;
-    let name = "psg_refresh ";
-    try {
-      name += this.#appUrl(started);
-    } catch {
-      name += this.#origin;
-    }
+    const name = this.#lockName(started);
     let release;
     let waited = false;
     const kept = this.#lingering;
@@ -368,6 +374,15 @@ export class Client {
     }
     if (error) throw error;
     return token;
+  }
+
+  /** The refresh lock: one refresh at a time per auth server and app, across the tabs of the origin. */
+  #lockName(s) {
+    try {
+      return `psg_refresh ${this.#appUrl(s)}`;
+    } catch {
+      return `psg_refresh ${this.#origin}`;
+    }
   }
 
   /** Lets the refresh lock go; then, with no lock held, the listeners run. */
@@ -489,9 +504,48 @@ export class Client {
     // Kept apart from the session, never used to refresh, until the server
     // confirms; so a closed tab or a network blip loses no revocation.
     if (s.r) this.#addPending(s.r);
-    if (isEmpty(s)) this.#publish();
-    else await this.#end("sign_out");
-    return s.r && url ? this.#revoke(url, s.r) : true;
+    if (isEmpty(s)) {
+      // Nothing here, but a refresh of this tab may be in flight: its
+      // result must not bring a session back.
+      this.#epoch++;
+      this.#publish();
+      return true;
+    }
+    const leaving = (this.#leaving = { sub: this.#sub(s) });
+    await this.#end("sign_out");
+    // A refresh in flight in another tab may write the session back after
+    // our clear (its reply crossing our sign-out). Its tab holds the refresh
+    // lock until that write has reached the other tabs: once we hold the
+    // lock, clear what it wrote and revoke that token too. Holding the lock
+    // through the revocation keeps a tab that has not seen our clear yet
+    // from refreshing with a token we are about to revoke.
+    const settledBefore = this.#settled;
+    const got = await this.#env.lock(this.#lockName(s), this.#core.lockTimeout(this.#timeout));
+    this.#locked++;
+    // As for a refresh granted the lock after another holder: its write may
+    // reach this tab a little after the grant.
+    if (got.waited && this.#settled === settledBefore) await this.#nextSettled(SETTLE_MS);
+    const tokens = s.r ? [s.r] : [];
+    try {
+      const stored = this.#store.load();
+      const back = this.#store.sync ? stored : await stored;
+      if (back.r && this.#sub(back) === leaving.sub) {
+        this.#addPending(back.r);
+        tokens.push(back.r);
+        await this.#store.clear();
+        this.#env.post("changed");
+      }
+    } catch {
+      // An unreadable store holds nothing we could clear.
+    }
+    let confirmed = true;
+    for (const token of tokens) if (!(url && (await this.#revoke(url, token)))) confirmed = false;
+    if (this.#leaving === leaving) this.#leaving = undefined;
+    // Our clear is a write like a refresh's: the lock is kept until it has
+    // reached the other tabs, so none refreshes with the token we cleared.
+    const release = got === TIMED_OUT || got === NO_LOCKS ? undefined : got.release;
+    this.#env.sleep(LINGER_MS).then(() => this.#release(release));
+    return confirmed;
   }
 
   /** `DELETE /tokens`; true once the token is known dead on the server. */
