@@ -12,7 +12,8 @@ if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
 fi
 
 # The CLI must match the wasm-bindgen crate exactly; Cargo.toml pins it.
-wb_version=$(sed -n 's/^wasm-bindgen = "=\(.*\)"/\1/p' Cargo.toml)
+wb_version=$(sed -n 's/^wasm-bindgen = .*"=\([0-9.]*\)".*/\1/p' Cargo.toml)
+[ -n "$wb_version" ] || { echo "no pinned wasm-bindgen version in Cargo.toml" >&2; exit 1; }
 if ! wasm-bindgen --version 2>/dev/null | grep -qx "wasm-bindgen $wb_version"; then
   # No --locked: one of the CLI's locked crates is not on the registry.
   cargo install wasm-bindgen-cli --version "$wb_version" --no-default-features
