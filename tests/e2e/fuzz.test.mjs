@@ -1,6 +1,7 @@
 // Randomised input in the browser, for the parsers that read JavaScript
-// values inside the wasm (and so cannot be fuzzed on the host): options,
-// AuthResults in both spellings, and refresh replies. Seeded, so a failure
+// values (the entry's, with the wasm's checks behind them; the core's own
+// parsers are fuzzed on the host): options, AuthResults in both spellings,
+// and refresh replies. Seeded, so a failure
 // reproduces: FUZZ_SEED=<n> picks another sequence, FUZZ_CASES=<n> runs more.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
