@@ -210,6 +210,48 @@ describe("other tabs' changes are seen at once", () => {
   });
 });
 
+describe("a sign-out crossing a refresh", () => {
+  test("a refresh reply that lands after another tab's sign-out leaves no session anywhere", async () => {
+    const t = await tabs(2);
+    await storeStaleSession(t);
+    await t.everywhere(() => {
+      window.user = window.make();
+    });
+    // Tab A's refresh reaches the server (which rotates the token at once),
+    // but its reply is held back 800 ms: tab B signs out meanwhile.
+    let rotated;
+    await t.pages[0].route("**/tokens", async (route) => {
+      if (route.request().method() !== "POST") return route.continue();
+      const response = await route.fetch();
+      const body = await response.json();
+      rotated = body.auth_result.refresh_token;
+      await new Promise((ok) => setTimeout(ok, 800));
+      await route.fulfill({ response, json: body });
+    });
+    const refreshing = t.pages[0].evaluate(() => window.attempt(window.user.getAuthToken()));
+    await new Promise((ok) => setTimeout(ok, 300));
+    const signedOut = await t.pages[1].evaluate(async () => ({ confirmed: await window.user.signOut(), keys: Object.keys(localStorage) }));
+    const a = await refreshing;
+    assert.ok(rotated, "the server rotated the token before the sign-out");
+    assert.equal(signedOut.confirmed, true);
+    assert.deepEqual(signedOut.keys, [], "storage keeps nothing once signOut() has resolved");
+    assert.equal(a.ok, false, "the crossing refresh hands out no token");
+    assert.equal(a.code, "login_required");
+    const after = await t.everywhere(async () => ({
+      token: await window.attempt(window.user.getAuthToken()),
+      keys: Object.keys(localStorage),
+      signedIn: window.events.filter(([e]) => e === "SIGNED_IN").length,
+    }));
+    for (const tab of after) {
+      assert.equal(tab.token.code, "login_required");
+      assert.deepEqual(tab.keys, []);
+      assert.equal(tab.signedIn, 0, "no tab saw the session come back");
+    }
+    assert.equal(await serverAccepts(auth, t.app, rotated), false, "the rotated token is dead on the server too");
+    await t.done();
+  });
+});
+
 describe("pending revocations", () => {
   test("are retried by exactly one tab", async () => {
     const t = await tabs(1);
