@@ -456,27 +456,30 @@ export class Client {
     }
   }
 
+  /**
+   * One request to the auth server. A failure answers as the core's failure
+   * kinds do: status 0 (network) or 1 (timeout); 2 is a malformed body.
+   */
+  async #call(request) {
+    try {
+      return await this.#env.send({ ...request, timeoutMs: this.#timeout });
+    } catch (kind) {
+      return { status: kind === 1 ? 1 : 0 };
+    }
+  }
+
   /** `POST /tokens` with retries: the reply's AuthResult fields, or REFUSED. */
   async #sendRefresh(url, token) {
     for (let attempt = 1; ; attempt++) {
-      // The core's failure kinds: 0 network, 1 timeout, 2 malformed body.
-      let status;
-      let retryAfter;
-      try {
-        const reply = await this.#env.send({
-          method: "POST",
-          url: `${url}/tokens`,
-          body: { refresh_token: token },
-          timeoutMs: this.#timeout,
-        });
-        ({ status, retryAfter } = reply);
-        if (status === 200 || status === 201) {
-          const raw = readAuthResult(reply.body?.auth_result);
-          if (raw) return raw;
-          status = 2;
-        }
-      } catch (kind) {
-        status = kind === 1 ? 1 : 0;
+      let { status, retryAfter, body } = await this.#call({
+        method: "POST",
+        url: `${url}/tokens`,
+        body: { refresh_token: token },
+      });
+      if (status === 200 || status === 201) {
+        const raw = readAuthResult(body?.auth_result);
+        if (raw) return raw;
+        status = 2;
       }
       const wait = decide(() => this.#core.retry(attempt, status, retryAfter ?? NaN, this.#env.random()));
       if (wait === REFUSED) return REFUSED;
@@ -550,18 +553,13 @@ export class Client {
 
   /** `DELETE /tokens`; true once the token is known dead on the server. */
   async #revoke(url, token, pending = true) {
-    let confirmed = false;
-    try {
-      const { status } = await this.#env.send({
-        method: "DELETE",
-        url: `${url}/tokens?refresh_token=${encodeURIComponent(token)}`,
-        keepalive: true,
-        timeoutMs: this.#timeout,
-      });
-      confirmed = (status >= 200 && status < 300) || (status >= 400 && status < 500 && status !== 429);
-    } catch {
-      // Unconfirmed: retried on the next page load or when back online.
-    }
+    const { status } = await this.#call({
+      method: "DELETE",
+      url: `${url}/tokens?refresh_token=${encodeURIComponent(token)}`,
+      keepalive: true,
+    });
+    // Unconfirmed, it is retried on the next page load or when back online.
+    const confirmed = (status >= 200 && status < 300) || (status >= 400 && status < 500 && status !== 429);
     if (confirmed && pending) this.#setPending(this.#pending().filter((t) => t !== token));
     return confirmed;
   }
@@ -606,24 +604,11 @@ export class Client {
     for (const retried of [false, true]) {
       if (token === undefined) return undefined;
       const url = this.#appUrl(this.#s);
-      let status;
-      let retryAfter;
-      try {
-        const reply = await this.#env.send({
-          method: "GET",
-          url: `${url}/currentuser`,
-          bearer: token,
-          timeoutMs: this.#timeout,
-        });
-        ({ status, retryAfter } = reply);
-        if (status >= 200 && status < 300) {
-          const user = reply.body?.user;
-          if (user !== null && typeof user === "object") return user;
-          throw fail("invalid_response", "the currentuser reply has no user object");
-        }
-      } catch (kind) {
-        if (typeof kind !== "number") throw kind;
-        status = kind === 1 ? 1 : 0;
+      const { status, retryAfter, body } = await this.#call({ method: "GET", url: `${url}/currentuser`, bearer: token });
+      if (status >= 200 && status < 300) {
+        const user = body?.user;
+        if (user !== null && typeof user === "object") return user;
+        throw fail("invalid_response", "the currentuser reply has no user object");
       }
       if (status === 401 && !retried) {
         token = await this.#tokenOrUndefined(this.refresh(true));
