@@ -14,7 +14,8 @@ const ROOT = resolve(import.meta.dirname, "../..");
 const SRC = resolve(ROOT, "target/pkg-src");
 
 const glue = await import(resolve(SRC, "passage_user.js"));
-glue.initSync({ module: readFileSync(resolve(ROOT, "pkg/passage_user_bg.wasm")) });
+// The wasm as the package embeds it (scripts/build.sh).
+glue.initSync({ module: readFileSync(resolve(SRC, "passage_user_opt.wasm")) });
 const { Client, LINGER_MS, NO_LOCKS, TIMED_OUT } = await import(resolve(SRC, "client.js"));
 export { LINGER_MS };
 export const core = { check: glue.check, claim: glue.claim, lockTimeout: glue.lockTimeout, retry: glue.retry, status: glue.status };

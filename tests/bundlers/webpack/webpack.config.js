@@ -1,9 +1,7 @@
 // `webpack --config tests/bundlers/webpack/webpack.config.js --env out=DIR`.
 // The package is resolved by its npm name to the built pkg/ (as if it were
-// installed from npm). webpack 5 handles the entry's top-level await (on by
-// default since 5.83; `experiments: { topLevelAwait: true }` before that)
-// and `new URL("./passage_user_bg.wasm", import.meta.url)` (an asset
-// module) with no loader and no plugin.
+// installed from npm). The package is one self-contained module (the wasm
+// inside it, no top-level await): no loader, no plugin, no experiments.
 import { fileURLToPath } from "node:url";
 
 export default (env = {}) => ({
