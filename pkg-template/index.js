@@ -247,7 +247,7 @@ function readOptions(options) {
     } catch {}
     if (!keys) throw invalid("options must be an object");
     if (keys.some((k) => !KNOWN.includes(k))) {
-      throw invalid("unknown option: expected appId, authOrigin, tokenStore, leeway, timeoutInSeconds, authTokenCookie");
+      throw invalid(`unknown option: expected ${KNOWN.join(", ")}`);
     }
   }
   const appId = optional(options, "appId", "string", "appId must be a string");
@@ -288,4 +288,8 @@ export { EVENTS as AUTH_EVENTS };
 // it after the module has loaded, no asset for a bundler to handle, no
 // top-level await. Compiled at once: it is 18 KB. Last in the module, where
 // gzip compresses it best.
-initSync({ module: Uint8Array.from("@@WASM@@", (c) => c.charCodeAt(0) ^ 112) });
+const wasm = "@@WASM@@";
+const bytes = new Uint8Array(wasm.length);
+// A plain loop: Uint8Array.from with a mapping function took 4 to 9 ms here.
+for (let i = 0; i < wasm.length; i++) bytes[i] = wasm.charCodeAt(i) ^ 112;
+initSync({ module: bytes });
