@@ -156,24 +156,34 @@ export class Client {
     // While this tab signs out, a write of the same user's session is a
     // refresh that was in flight elsewhere landing after our clear: not a
     // session to adopt (signOut clears it again under the lock).
-    if (this.#leaving && stored.r && this.#sub(stored) === this.#leaving.sub) return old;
+    if (this.#leaving && stored.r && this.#same(stored, this.#leaving)) return old;
     this.#s = stored;
     this.#publish();
-    const sub = (s) => this.#sub(s);
-    if (isEmpty(stored) || isEmpty(old) || sub(old) !== sub(stored)) {
-      // Another tab signed in or out: a refresh in flight here must not
-      // write its result over that.
-      this.#epoch++;
-      if (!isEmpty(stored)) this.#emit("SIGNED_IN");
-      else if (!isEmpty(old)) this.#emit("SIGNED_OUT", "other_tab");
-    } else {
-      this.#emit("TOKEN_REFRESHED");
+    // Another tab signed in or out, or wrote new tokens: a refresh in flight
+    // here must not write over that.
+    if (stored.r !== old.r) this.#epoch++;
+    if (isEmpty(stored)) {
+      if (!isEmpty(old)) this.#emit("SIGNED_OUT", "other_tab");
+    } else if (stored.a !== undefined && stored.a !== old.a) {
+      // Another tab's write reaches this one key by key (the refresh token
+      // first, the auth token last; a clear the other way round): a state
+      // without a new auth token is partway, and fires nothing.
+      this.#emit(isEmpty(old) || this.#sub(old) !== this.#sub(stored) ? "SIGNED_IN" : "TOKEN_REFRESHED");
     }
     return stored;
   }
 
   #sub(s) {
     return s.a && this.#core.claim(s.a, "sub");
+  }
+
+  /**
+   * Whether `s` may be the user now signing out: the same `sub`, or none
+   * yet (a write reaches this tab key by key, its auth token last).
+   */
+  #same(s, leaving) {
+    const sub = this.#sub(s);
+    return !sub || sub === leaving.sub;
   }
 
   /**
@@ -532,7 +542,8 @@ export class Client {
     try {
       const stored = this.#store.load();
       const back = this.#store.sync ? stored : await stored;
-      if (back.r && this.#sub(back) === leaving.sub) {
+      // (Unless this tab signed in again meanwhile: that session stays.)
+      if (this.#leaving === leaving && back.r && this.#same(back, leaving)) {
         this.#addPending(back.r);
         tokens.push(back.r);
         await this.#store.clear();
@@ -541,13 +552,15 @@ export class Client {
     } catch {
       // An unreadable store holds nothing we could clear.
     }
+    // From here, with the lock ours, no refresh can write: a session of this
+    // user that appears now is a new sign-in.
+    if (this.#leaving === leaving) this.#leaving = undefined;
     let confirmed = true;
     for (const token of tokens) if (!(url && (await this.#revoke(url, token)))) confirmed = false;
-    if (this.#leaving === leaving) this.#leaving = undefined;
     // Our clear is a write like a refresh's: the lock is kept until it has
     // reached the other tabs, so none refreshes with the token we cleared.
-    const release = got === TIMED_OUT || got === NO_LOCKS ? undefined : got.release;
-    this.#env.sleep(LINGER_MS).then(() => this.#release(release));
+    // (TIMED_OUT and NO_LOCKS hold nothing to release.)
+    this.#env.sleep(LINGER_MS).then(() => this.#release(got.release));
     return confirmed;
   }
 

@@ -266,7 +266,7 @@ function readOptions(options) {
   let tokenStore = get(options, "tokenStore");
   if (typeof tokenStore === "object" && tokenStore !== null) {
     if (STORE_METHODS.some((m) => typeof get(tokenStore, m) !== "function")) {
-      throw invalid("a tokenStore object needs getAuthToken, getRefreshToken, setTokens and clearTokens methods");
+      throw invalid(`a tokenStore object needs the methods ${STORE_METHODS.join(", ")}`);
     }
   } else if (tokenStore !== undefined && tokenStore !== "localStorage" && tokenStore !== "memory") {
     throw invalid(STORE_KINDS);

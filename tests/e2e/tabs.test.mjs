@@ -214,6 +214,9 @@ describe("a sign-out crossing a refresh", () => {
   test("a refresh reply that lands after another tab's sign-out leaves no session anywhere", async () => {
     const t = await tabs(2);
     await storeStaleSession(t);
+    // Tab B's copy of storage must have the session before its client
+    // starts (a write reaches another tab a few ms late).
+    await t.pages[1].waitForFunction((rt) => localStorage.getItem("psg_refresh_token") === rt, t.authResult.refresh_token);
     await t.everywhere(() => {
       window.user = window.make();
     });
@@ -241,11 +244,12 @@ describe("a sign-out crossing a refresh", () => {
       token: await window.attempt(window.user.getAuthToken()),
       keys: Object.keys(localStorage),
       signedIn: window.events.filter(([e]) => e === "SIGNED_IN").length,
+      events: JSON.stringify(window.events),
     }));
     for (const tab of after) {
       assert.equal(tab.token.code, "login_required");
       assert.deepEqual(tab.keys, []);
-      assert.equal(tab.signedIn, 0, "no tab saw the session come back");
+      assert.equal(tab.signedIn, 0, `no tab saw the session come back: ${tab.events}`);
     }
     assert.equal(await serverAccepts(auth, t.app, rotated), false, "the rotated token is dead on the server too");
     await t.done();

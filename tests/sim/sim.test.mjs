@@ -87,7 +87,12 @@ async function schedule(seed) {
   };
 
   if (process.env.SIM_LOG) w.trace = note;
+  let seen = "";
   w.onStep = () => {
+    if (process.env.SIM_LOG) {
+      const now = JSON.stringify([w.truth.get(KEYS.r), ...w.tabs.map((t) => [t.view.get(KEYS.r), t.view.has(KEYS.a)])]);
+      if (now !== seen) note(`storage ${(seen = now)}`);
+    }
     check(w.refreshing <= 1, `${w.refreshing} refresh requests in flight at once`);
     if (signedOutAt > lastLogin) {
       check(!w.truth.has(KEYS.r), "storage holds a refresh token after a settled sign-out");

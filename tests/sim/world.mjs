@@ -145,7 +145,10 @@ class Tab {
       now: () => world.now,
       random: world.random,
       sleep: (ms) => new Promise((wake) => world.at(ms, wake)),
-      send: (request) => (alive() ? world.server.send(request, this) : never),
+      send: (request) => {
+        if (process.env.SIM_STACK && request.method === "POST" && this.id === 2) world.trace?.(`STACK ${new Error().stack.split("\n").slice(2, 9).map((l) => l.trim().replace(/\(.*client.js:/, "(")).join(" | ")}`);
+        return alive() ? world.server.send(request, this) : never;
+      },
       lock: (name, timeoutMs) => (alive() ? lock(world, this, name, timeoutMs) : never),
       post: (signal) => {
         if (!alive()) return;
@@ -158,7 +161,9 @@ class Tab {
         if (alive()) this.cache = { token, until };
       },
       emit: (event, detail) => {
-        if (alive()) this.events.push({ at: world.now, event, reason: detail.reason });
+        if (!alive()) return;
+        this.events.push({ at: world.now, event, reason: detail.reason });
+        world.trace?.(`tab ${this.id} hears ${event}${detail.reason ? ` (${detail.reason})` : ""}`);
       },
     });
   }
@@ -200,17 +205,19 @@ class Tab {
       }
       for (const tab of world.tabs) {
         if (tab === this) continue;
-        tab.deliver(() => {
-          // The other tab's copy catches up with the browser's.
-          for (const [key] of entries) {
+        // Key by key, as the browser delivers them, each with its event.
+        for (const [key] of entries) {
+          tab.deliver(() => {
+            // The other tab's copy catches up with the browser's.
             if (world.truth.has(key)) tab.view.set(key, world.truth.get(key));
             else tab.view.delete(key);
-          }
-          if (entries.some(([key]) => key !== PENDING)) tab.signal("stored");
-        });
+            if (key !== PENDING) tab.signal("stored");
+          });
+        }
       }
     };
-    const clear = () => write([[KEYS.r], [KEYS.e], [KEYS.a]]);
+    // In the order browser.js writes and clears them.
+    const clear = () => write([[KEYS.a], [KEYS.r], [KEYS.e]]);
     return {
       sync: true,
       load: () => session(this.view.get(KEYS.a), this.view.get(KEYS.r), this.view.get(KEYS.e)),
