@@ -6,7 +6,7 @@
 import { decide, fail, noSession } from "./errors.js";
 
 /** A session as stored: auth token, refresh token, end (unix seconds, as stored: a decimal string). */
-export const EMPTY = Object.freeze({ a: undefined, r: undefined, e: undefined });
+export const EMPTY = { a: undefined, r: undefined, e: undefined };
 
 /** The longest refresh token accepted; Passage's are 50-odd characters. */
 const MAX_REFRESH_TOKEN = 4096;
@@ -354,10 +354,16 @@ export class Client {
       this.#lingering = undefined;
       release = kept.release;
     } else {
-      const got = await this.#env.lock(name, this.#core.lockTimeout(this.#timeout));
+      // Timed out while other tabs took and released the lock (each release
+      // is a settled signal): a queue, moving; wait on. Timed out with no
+      // release at all: a frozen or hung holder.
+      let got, seen;
+      do {
+        seen = this.#settled;
+        got = await this.#env.lock(name, this.#core.lockTimeout(this.#timeout));
+      } while (got === TIMED_OUT && this.#settled !== seen);
       this.#locked++;
-      // A frozen or hung holder (timed out): go on, as a browser without
-      // locks would.
+      // A frozen or hung holder: go on, as a browser without locks would.
       if (got === TIMED_OUT) waited = true;
       else if (got !== NO_LOCKS) ({ release, waited } = got);
     }
@@ -627,11 +633,10 @@ export class Client {
         token = await this.#tokenOrUndefined(this.refresh(true));
         continue;
       }
-      // The failure as a last attempt would report it.
-      const wait = decide(() => this.#core.retry(-1 >>> 0, status, retryAfter ?? NaN, 0));
-      throw wait === REFUSED
-        ? fail("invalid_response", "the auth server refused a freshly refreshed token")
-        : fail("invalid_response", "the auth server answered an unexpected status");
+      // The failure as a last attempt would report it; what the core does not
+      // throw for is a refusal (401, 403, 404) of a token just refreshed.
+      decide(() => this.#core.retry(1e9, status, retryAfter ?? NaN, 0));
+      throw fail("invalid_response", "the auth server refused a freshly refreshed token");
     }
   }
 
