@@ -17,6 +17,8 @@ cargo fmt --all --check
 step "clippy (host and wasm32)"
 cargo clippy --workspace --all-targets -- -D warnings
 cargo clippy -p passage-user --target wasm32-unknown-unknown --all-targets -- -D warnings
+# The module as shipped: no_std, its panic handler and allocator.
+cargo clippy -p passage-user --target wasm32-unknown-unknown --features shipped --release -- -D warnings
 
 step "host tests: the core and the local auth server"
 cargo test --workspace
