@@ -156,7 +156,7 @@ export class Client {
     // While this tab signs out, a write of the same user's session is a
     // refresh that was in flight elsewhere landing after our clear: not a
     // session to adopt (signOut clears it again under the lock).
-    if (this.#leaving && stored.r && this.#same(stored, this.#leaving)) return old;
+    if (this.#leaving && stored.r && this.#leavingUser(stored, this.#leaving)) return old;
     this.#s = stored;
     this.#publish();
     // Another tab signed in or out, or wrote new tokens: a refresh in flight
@@ -181,7 +181,7 @@ export class Client {
    * Whether `s` may be the user now signing out: the same `sub`, or none
    * yet (a write reaches this tab key by key, its auth token last).
    */
-  #same(s, leaving) {
+  #leavingUser(s, leaving) {
     const sub = this.#sub(s);
     return !sub || sub === leaving.sub;
   }
@@ -549,7 +549,7 @@ export class Client {
       const stored = this.#store.load();
       const back = this.#store.sync ? stored : await stored;
       // (Unless this tab signed in again meanwhile: that session stays.)
-      if (this.#leaving === leaving && back.r && this.#same(back, leaving)) {
+      if (this.#leaving === leaving && back.r && this.#leavingUser(back, leaving)) {
         this.#addPending(back.r);
         tokens.push(back.r);
         await this.#store.clear();
