@@ -240,6 +240,9 @@ describe("a sign-out crossing a refresh", () => {
     assert.deepEqual(signedOut.keys, [], "storage keeps nothing once signOut() has resolved");
     assert.equal(a.ok, false, "the crossing refresh hands out no token");
     assert.equal(a.code, "login_required");
+    // The pending revocation B confirmed is removed too; another tab sees
+    // that a few ms later.
+    await Promise.all(t.pages.map((p) => p.waitForFunction(() => localStorage.length === 0, null, { timeout: 2000 }).catch(() => {})));
     const after = await t.everywhere(async () => ({
       token: await window.attempt(window.user.getAuthToken()),
       keys: Object.keys(localStorage),
