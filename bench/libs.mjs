@@ -3,7 +3,8 @@
 // economy can be measured (or why it cannot).
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { fakeJwt, supabaseUser } from "./serve.mjs";
+import { fakeJwt } from "../tests/e2e/harness.mjs";
+import { supabaseUser } from "./serve.mjs";
 
 export const ROOT = join(import.meta.dirname, "..");
 

@@ -5,17 +5,16 @@
 // on a shared machine are noise. Targets are reported, never asserted.
 //
 //   node bench/run.mjs [--quick]      (./scripts/bench.sh builds first)
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
 import { chromium } from "playwright-core";
 import { chartSvg } from "./chart.mjs";
 import { BASELINE, LIBS, ROOT } from "./libs.mjs";
-import { fakeJwt, nowS, startServer } from "./serve.mjs";
+import { startServer } from "./serve.mjs";
 import { bundlePeer, sizeOfFiles } from "./size.mjs";
-import { wasmMemory } from "../tests/e2e/harness.mjs";
+import { fakeJwt, nowS, startAuthServer, wasmMemory } from "../tests/e2e/harness.mjs";
 
 const QUICK = process.argv.includes("--quick");
 const TRIALS = QUICK ? 2 : 5; // hot-path trials per library
@@ -103,44 +102,6 @@ function freshSession() {
     exp,
     refreshExp: iat + 86400,
   };
-}
-
-// ---------------------------------------------------------------- the local auth server
-
-async function startAuthServer() {
-  const dataDir = mkdtempSync(join(os.tmpdir(), "psg-bench-"));
-  const bin = join(ROOT, "target/release/passage-auth-server");
-  const child = spawn(bin, ["--addr", "127.0.0.1:0", "--data", dataDir], { stdio: ["ignore", "pipe", "ignore"] });
-  const url = await new Promise((ok, fail) => {
-    const timer = setTimeout(() => fail(new Error("the auth server did not start")), 30_000);
-    createInterface({ input: child.stdout }).on("line", (line) => {
-      const m = /^listening on (http:\/\/\S+)/.exec(line);
-      if (m) {
-        clearTimeout(timer);
-        ok(m[1]);
-      }
-    });
-    child.on("error", fail);
-    child.on("exit", (code) => fail(new Error(`the auth server exited (${code}); run: cargo build --release -p passage-auth-server`)));
-  });
-  const admin = async (method, path, body) => {
-    const res = await fetch(url + path, {
-      method,
-      headers: { authorization: "Bearer local-admin-key", "content-type": "application/json" },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await res.text();
-    if (!res.ok) throw new Error(`${method} ${path}: ${res.status}`);
-    return text ? JSON.parse(text) : undefined;
-  };
-  const stop = () =>
-    new Promise((ok) => {
-      child.removeAllListeners("exit");
-      if (child.exitCode !== null) return ok();
-      child.on("exit", ok);
-      child.kill("SIGTERM");
-    }).then(() => rmSync(dataDir, { recursive: true, force: true }));
-  return { url, admin, stop };
 }
 
 // ---------------------------------------------------------------- browser plumbing
@@ -542,7 +503,9 @@ async function main() {
   log("sizes");
   const size = await sizes(shipped);
   site = await startServer(ROOT, { pkgDir: PKG });
-  auth = await startAuthServer();
+  auth = await startAuthServer([], mkdtempSync(join(os.tmpdir(), "psg-bench-")), {
+    bin: join(ROOT, "target/release/passage-auth-server"),
+  });
   browser = await chromium.launch({
     executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
     args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
@@ -599,6 +562,7 @@ async function main() {
   } finally {
     await browser.close();
     await auth.stop();
+    rmSync(auth.dataDir, { recursive: true, force: true });
     await site.close();
   }
 }

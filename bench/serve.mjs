@@ -5,14 +5,7 @@
 import { createServer } from "node:http";
 import { readFileSync, statSync } from "node:fs";
 import { extname, join, normalize } from "node:path";
-
-const TYPES = {
-  ".html": "text/html; charset=utf-8",
-  ".js": "text/javascript; charset=utf-8",
-  ".mjs": "text/javascript; charset=utf-8",
-  ".wasm": "application/wasm",
-  ".json": "application/json",
-};
+import { TYPES, fakeJwt, nowS } from "../tests/e2e/harness.mjs";
 
 // Cross-origin isolation gives performance.now() its fine (5 µs) resolution.
 const ISOLATION = {
@@ -20,15 +13,6 @@ const ISOLATION = {
   "cross-origin-embedder-policy": "require-corp",
   "cross-origin-resource-policy": "same-origin",
 };
-
-const b64url = (value) => Buffer.from(JSON.stringify(value)).toString("base64url");
-
-/** An unsigned JWT with these claims (no client here verifies signatures). */
-export function fakeJwt(claims) {
-  return `${b64url({ alg: "RS256", typ: "JWT" })}.${b64url(claims)}.c2ln`;
-}
-
-export const nowS = () => Math.floor(Date.now() / 1000);
 
 let serial = 0;
 const newRefreshToken = () => `rt-${process.pid}-${++serial}-${Math.random().toString(36).slice(2)}`;

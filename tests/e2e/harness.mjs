@@ -11,7 +11,7 @@ import { chromium } from "playwright-core";
 
 export const ROOT = resolve(import.meta.dirname, "../..");
 
-const TYPES = {
+export const TYPES = {
   ".html": "text/html; charset=utf-8",
   ".js": "text/javascript; charset=utf-8",
   ".mjs": "text/javascript; charset=utf-8",
@@ -47,9 +47,15 @@ export async function startStatic(root = ROOT, { handle } = {}) {
   return { url, close: () => new Promise((ok) => server.close(ok)) };
 }
 
-/** Starts the local auth server on a free port with a fresh data dir. */
-export async function startAuthServer(args = [], dataDir = mkdtempSync(join(tmpdir(), "psg-auth-"))) {
-  const bin = join(ROOT, "target/debug/passage-auth-server");
+/**
+ * Starts the local auth server on a free port with a fresh data dir; `bin`
+ * picks another build (the benchmark runs the release one).
+ */
+export async function startAuthServer(
+  args = [],
+  dataDir = mkdtempSync(join(tmpdir(), "psg-auth-")),
+  { bin = join(ROOT, "target/debug/passage-auth-server") } = {},
+) {
   const child = spawn(bin, ["--addr", "127.0.0.1:0", "--data", dataDir, ...args], {
     stdio: ["ignore", "pipe", "pipe"],
   });
@@ -64,6 +70,7 @@ export async function startAuthServer(args = [], dataDir = mkdtempSync(join(tmpd
         ok(m[1]);
       }
     });
+    child.on("error", fail);
     child.on("exit", (code) => fail(new Error(`auth server exited ${code}: ${Buffer.concat(stderr)}`)));
   });
   const admin = async (method, path, body) => {

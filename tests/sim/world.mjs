@@ -9,6 +9,7 @@
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { setImmediate as tick } from "node:timers/promises";
+import { fakeJwt } from "../e2e/harness.mjs";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 const SRC = resolve(ROOT, "target/pkg-src");
@@ -16,7 +17,7 @@ const SRC = resolve(ROOT, "target/pkg-src");
 const glue = await import(resolve(SRC, "passage_user.js"));
 // The wasm as the package embeds it (scripts/build.sh).
 glue.initSync({ module: readFileSync(resolve(SRC, "passage_user_opt.wasm")) });
-const { Client, LINGER_MS, NO_LOCKS, TIMED_OUT } = await import(resolve(SRC, "client.js"));
+const { Client, LINGER_MS, NO_LOCKS, TIMED_OUT, session } = await import(resolve(SRC, "client.js"));
 export { LINGER_MS };
 export const core = { check: glue.check, claim: glue.claim, lockTimeout: glue.lockTimeout, retry: glue.retry, status: glue.status };
 
@@ -36,9 +37,6 @@ export function prng(seed) {
   };
 }
 
-const b64 = (o) => Buffer.from(JSON.stringify(o)).toString("base64url");
-/** An RS256-shaped JWT (the client never verifies signatures). */
-export const jwt = (claims) => `${b64({ alg: "RS256", typ: "JWT" })}.${b64(claims)}.c2ln`;
 /** The claims of a JWT the server issued. */
 export const claimsOf = (token) => JSON.parse(Buffer.from(token.split(".")[1], "base64url"));
 
@@ -242,10 +240,6 @@ class Tab {
   }
 }
 
-function session(a, r, e) {
-  return { a: a || undefined, r: r || undefined, e: e || undefined };
-}
-
 /** Web Locks, as the client's env.lock uses them: try first, then wait at most `timeoutMs`. */
 function lock(world, tab, name, timeoutMs) {
   let state = world.locks.get(name);
@@ -312,7 +306,7 @@ class Server {
     this.tokens.set(token, family.id);
     family.current = token;
     return {
-      auth_token: jwt({ sub: family.sub, iat: now, exp: now + world.lifetime, aud: [ORIGIN, APP], fam: family.id }),
+      auth_token: fakeJwt({ sub: family.sub, iat: now, exp: now + world.lifetime, aud: [ORIGIN, APP], fam: family.id }),
       refresh_token: token,
     };
   }
