@@ -354,15 +354,7 @@ export class Client {
       this.#lingering = undefined;
       release = kept.release;
     } else {
-      // Timed out while other tabs took and released the lock (each release
-      // is a settled signal): a queue, moving; wait on. Timed out with no
-      // release at all: a frozen or hung holder.
-      let got, seen;
-      do {
-        seen = this.#settled;
-        got = await this.#env.lock(name, this.#core.lockTimeout(this.#timeout));
-      } while (got === TIMED_OUT && this.#settled !== seen);
-      this.#locked++;
+      const got = await this.#waitLock(name);
       // A frozen or hung holder: go on, as a browser without locks would.
       if (got === TIMED_OUT) waited = true;
       else if (got !== NO_LOCKS) ({ release, waited } = got);
@@ -390,6 +382,23 @@ export class Client {
     }
     if (error) throw error;
     return token;
+  }
+
+  /**
+   * Waits for the refresh lock `name`, and counts it held (events wait
+   * until #release). A wait that timed out while other tabs took and
+   * released the lock (each release is a settled signal) is a queue,
+   * moving, and goes on; one with no release at all answers TIMED_OUT: a
+   * frozen or hung holder.
+   */
+  async #waitLock(name) {
+    let got, seen;
+    do {
+      seen = this.#settled;
+      got = await this.#env.lock(name, this.#core.lockTimeout(this.#timeout));
+    } while (got === TIMED_OUT && this.#settled !== seen);
+    this.#locked++;
+    return got;
   }
 
   /** The refresh lock: one refresh at a time per auth server and app, across the tabs of the origin. */
@@ -539,8 +548,7 @@ export class Client {
     // through the revocation keeps a tab that has not seen our clear yet
     // from refreshing with a token we are about to revoke.
     const settledBefore = this.#settled;
-    const got = await this.#env.lock(this.#lockName(s), this.#core.lockTimeout(this.#timeout));
-    this.#locked++;
+    const got = await this.#waitLock(this.#lockName(s));
     // As for a refresh granted the lock after another holder: its write may
     // reach this tab a little after the grant.
     if (got.waited && this.#settled === settledBefore) await this.#nextSettled(SETTLE_MS);
