@@ -62,9 +62,4 @@ impl Error {
             retry_after: None,
         }
     }
-
-    /// The usual `login_required` for "there is no session".
-    pub const fn no_session() -> Self {
-        Error::new(Code::LoginRequired, "no session: sign in first")
-    }
 }

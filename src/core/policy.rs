@@ -18,15 +18,6 @@ pub struct Policy {
     pub max_retry_after_s: u32,
 }
 
-/// How long a tab that was granted the refresh lock after another holder
-/// waits for that holder's write to become visible before deciding alone.
-pub const SETTLE_MS: u32 = 500;
-
-/// How long a tab that wrote new tokens keeps the refresh lock after the
-/// write, so the next holder's copy of storage has them (Chromium delivers a
-/// write to other tabs a few ms later).
-pub const LINGER_MS: u32 = 100;
-
 impl Default for Policy {
     fn default() -> Self {
         Policy {
