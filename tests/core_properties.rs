@@ -608,7 +608,7 @@ proptest! {
             auth_token: Some(token),
             refresh_token: Some("rt".into()),
             refresh_expiration: None,
-        })
+        }, 0.0)
         .unwrap();
         let local_now = iat as f64 * 1000.0 + latency_ms;
         let skew = skew_from_iat(iat, local_now);
@@ -836,10 +836,17 @@ fn candidate_expiration() -> impl Strategy<Value = Option<f64>> {
         Just(f64::NAN),
         Just(f64::INFINITY),
         Just(-1.0),
-        Just(8.64e12),
-        Just(8.64e12 + 1.0),
+        Just(0.0),
+        Just(1e11),
+        Just(1e11 + 1.0),
+        Just(1.7e12),
+        Just(NOW_MS / 1000.0),
+        Just(NOW_MS / 1000.0 + 1.0),
     ])
 }
+
+/// The local time of the AuthResult properties, ms.
+const NOW_MS: f64 = 1_700_000_000_000.0;
 
 proptest! {
     #![proptest_config(config(512))]
@@ -858,16 +865,20 @@ proptest! {
         let is_jwt = token
             .is_jwt
             .unwrap_or_else(|| token.token.as_deref().is_some_and(|t| jwt::decode(t).is_ok()));
-        let refresh_ok = refresh.as_deref().is_none_or(|t| !t.is_empty() && t.len() <= 4096);
-        let expiration_ok =
-            expiration.is_none_or(|s| s.is_finite() && (0.0..=8.64e12).contains(&s));
-        match Session::from_auth_result(raw) {
+        // An empty refresh token is none; 0 or less, or over 10^11, is an
+        // unknown end; a plausible end that has passed is refused.
+        let refresh_ok = refresh.as_deref().is_none_or(|t| t.len() <= 4096);
+        let expiration_ok = expiration.is_none_or(|s| {
+            s.is_finite() && (s <= 0.0 || s > 1e11 || s * 1000.0 > NOW_MS)
+        });
+        let kept_end = expiration.filter(|&s| s > 0.0 && s <= 1e11).map(|s| s as i64);
+        match Session::from_auth_result(raw, NOW_MS) {
             Ok(s) => {
                 prop_assert!(is_jwt && refresh_ok && expiration_ok);
                 // The whole session is what was handed over: nothing else.
                 prop_assert_eq!(s.auth_token(), token.token.as_deref());
-                prop_assert_eq!(s.refresh_token(), refresh.as_deref());
-                prop_assert_eq!(s.refresh_expiration(), expiration.map(|e| e as i64));
+                prop_assert_eq!(s.refresh_token(), refresh.as_deref().filter(|t| !t.is_empty()));
+                prop_assert_eq!(s.refresh_expiration(), kept_end);
                 if let Some(exp) = token.exp {
                     prop_assert_eq!(s.claims().map(|c| c.exp), Some(exp));
                 }
@@ -899,13 +910,14 @@ proptest! {
             auth_token: reply.token.clone(),
             refresh_token: reply_rt.clone(),
             refresh_expiration: reply_exp,
-        });
+        }, 0.0);
         match next {
             Ok(next) => {
                 prop_assert!(is_jwt);
                 prop_assert_eq!(next.auth_token(), reply.token.as_deref());
                 prop_assert_eq!(next.refresh_token(), Some(reply_rt.as_deref().unwrap_or(&stored_rt)));
-                prop_assert_eq!(next.refresh_expiration(), reply_exp.map(|e| e as i64).or(stored_exp));
+                let reply_end = reply_exp.filter(|&e| e > 0.0).map(|e| e as i64);
+                prop_assert_eq!(next.refresh_expiration(), reply_end.or(stored_exp));
             }
             Err(e) => {
                 prop_assert!(!is_jwt);
@@ -1498,11 +1510,14 @@ fn the_local_servers_real_tokens_are_read_back() {
                     offset
                 );
                 let expiration = server::int_field(reply, "refresh_token_expiration");
-                let session = Session::from_auth_result(RawAuthResult {
-                    auth_token: Some(token),
-                    refresh_token: server::str_field(reply, "refresh_token"),
-                    refresh_expiration: expiration.map(|e| e as f64),
-                })
+                let session = Session::from_auth_result(
+                    RawAuthResult {
+                        auth_token: Some(token),
+                        refresh_token: server::str_field(reply, "refresh_token"),
+                        refresh_expiration: expiration.map(|e| e as f64),
+                    },
+                    iat as f64 * 1000.0,
+                )
                 .map_err(|e| TestCaseError::fail(format!("{e:?}")))?;
                 prop_assert_eq!(session.refresh_expiration(), expiration);
                 let now_ms = std::time::SystemTime::now()
@@ -1534,7 +1549,9 @@ fn the_local_servers_real_tokens_are_read_back() {
                 refresh_token: second.refresh_token().map(str::to_owned),
                 refresh_expiration: None,
             };
-            let next = first.after_refresh(raw).unwrap();
+            let next = first
+                .after_refresh(raw, system_now() as f64 * 1000.0)
+                .unwrap();
             prop_assert_eq!(next.refresh_expiration(), first.refresh_expiration());
             Ok(())
         })

@@ -325,7 +325,9 @@ impl Parser<'_> {
         let int = if scale >= 0 {
             mantissa.checked_mul(10i64.checked_pow(u32::try_from(scale).ok()?)?)?
         } else {
-            u32::try_from(-scale)
+            // (`unsigned_abs`: the exponent saturates at i64::MIN, which
+            // has no negation.)
+            u32::try_from(scale.unsigned_abs())
                 .ok()
                 .and_then(|s| 10i64.checked_pow(s))
                 .and_then(|p| mantissa.checked_div(p))
@@ -518,6 +520,14 @@ mod tests {
             decode(&jwt(r#"{"exp":1700000000.75}"#)).unwrap().exp,
             1_700_000_000
         );
+    }
+
+    #[test]
+    fn an_exponent_past_i64_is_read_without_overflow() {
+        let tiny = jwt(r#"{"exp":1e-99999999999999999999999}"#);
+        assert_eq!(decode(&tiny).unwrap().exp, 0);
+        let huge = jwt(r#"{"exp":1e99999999999999999999999}"#);
+        assert_eq!(decode(&huge), Err(JwtError::NoExp));
     }
 
     #[test]

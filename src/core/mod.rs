@@ -6,6 +6,7 @@ pub mod error;
 pub mod jwt;
 pub mod policy;
 pub mod session;
+pub mod url;
 
 #[cfg(test)]
 pub(crate) mod testing;

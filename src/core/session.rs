@@ -68,9 +68,16 @@ impl Session {
         }
     }
 
-    /// The session an AuthResult from login describes. It replaces the
-    /// whole session: no field of a previous session survives.
-    pub fn from_auth_result(raw: RawAuthResult) -> Result<Self, Error> {
+    /// The session an AuthResult from login describes, at server time
+    /// `now_ms`. It replaces the whole session: no field of a previous
+    /// session survives.
+    ///
+    /// Edge values, as Passage sends them while refresh tokens are disabled
+    /// for an app: an empty refresh token is none; an expiration of 0 or
+    /// less, or one over 10^11 (milliseconds by mistake), is an unknown end.
+    /// A plausible expiration that has passed is refused: that session is
+    /// over.
+    pub fn from_auth_result(raw: RawAuthResult, now_ms: f64) -> Result<Self, Error> {
         let bad = |message| Err(Error::new(Code::InvalidAuthResult, message));
         let Some(auth_token) = raw.auth_token else {
             return bad("auth_token is missing");
@@ -79,14 +86,19 @@ impl Session {
             return bad("auth_token is not a JWT with a numeric exp");
         };
         let refresh_token = match raw.refresh_token {
-            Some(t) if !valid_refresh_token(&t) => return bad("refresh_token is malformed"),
+            Some(t) if t.is_empty() => None,
+            Some(t) if !valid_refresh_token(&t) => return bad("refresh_token is too long"),
             other => other,
         };
         let refresh_expiration = match raw.refresh_expiration {
-            Some(s) => match seconds_from_f64(s) {
-                Some(s) => Some(s),
-                None => return bad("refresh_token_expiration is not a unix time"),
-            },
+            Some(s) if !s.is_finite() => {
+                return bad("refresh_token_expiration must be a number of unix seconds")
+            }
+            Some(s) if s <= 0.0 || s > MAX_PLAUSIBLE_SECONDS => None,
+            Some(s) if s * 1000.0 <= now_ms => {
+                return bad("refresh_token_expiration has passed: the session has ended")
+            }
+            Some(s) => Some(s as i64),
             None => None,
         };
         Ok(Session {
@@ -100,15 +112,19 @@ impl Session {
     /// The session after a successful refresh reply. A reply without
     /// `refresh_token_expiration` keeps the stored one; one without a
     /// refresh token (a server that does not rotate) keeps the one used.
-    pub fn after_refresh(&self, raw: RawAuthResult) -> Result<Self, Error> {
+    pub fn after_refresh(&self, raw: RawAuthResult, now_ms: f64) -> Result<Self, Error> {
         let invalid = Error::new(
             Code::InvalidResponse,
             "the refresh reply is not an auth_result",
         );
-        let mut next = Session::from_auth_result(RawAuthResult {
-            refresh_token: raw.refresh_token.or_else(|| self.refresh_token.clone()),
-            ..raw
-        })
+        let refresh_token = raw.refresh_token.filter(|t| !t.is_empty());
+        let mut next = Session::from_auth_result(
+            RawAuthResult {
+                refresh_token: refresh_token.or_else(|| self.refresh_token.clone()),
+                ..raw
+            },
+            now_ms,
+        )
         .map_err(|_| invalid)?;
         if next.refresh_expiration.is_none() {
             next.refresh_expiration = self.refresh_expiration;
@@ -201,10 +217,9 @@ pub fn parse_unix_seconds(s: &str) -> Option<i64> {
     Some(int.iter().fold(0i64, |n, &d| n * 10 + i64::from(d - b'0')))
 }
 
-fn seconds_from_f64(s: f64) -> Option<i64> {
-    // Up to year 275 760, the largest Date JavaScript can hold.
-    (s.is_finite() && (0.0..=8.64e12).contains(&s)).then_some(s as i64)
-}
+/// Past this, a "unix time in seconds" is milliseconds by mistake (10^11
+/// seconds is the year 5138).
+const MAX_PLAUSIBLE_SECONDS: f64 = 1e11;
 
 #[cfg(test)]
 mod tests {
@@ -223,9 +238,11 @@ mod tests {
 
     #[test]
     fn fresh_until_exp_minus_leeway() {
-        let s =
-            Session::from_auth_result(raw(Some(&jwt(1_699_999_700, 1_700_000_300)), None, None))
-                .unwrap();
+        let s = Session::from_auth_result(
+            raw(Some(&jwt(1_699_999_700, 1_700_000_300)), None, None),
+            NOW,
+        )
+        .unwrap();
         let p = Policy::default();
         assert_eq!(
             s.status(NOW, 0.0, &p),
@@ -312,20 +329,50 @@ mod tests {
     #[test]
     fn auth_result_is_validated_and_replaces_everything() {
         let token = jwt(1, 2);
-        let s = Session::from_auth_result(raw(Some(&token), Some("rt"), Some(1.7e9))).unwrap();
-        assert_eq!(s.refresh_expiration(), Some(1_700_000_000));
-        let s = Session::from_auth_result(raw(Some(&token), None, None)).unwrap();
+        let s = Session::from_auth_result(raw(Some(&token), Some("rt"), Some(1.8e9)), NOW).unwrap();
+        assert_eq!(s.refresh_expiration(), Some(1_800_000_000));
+        let s = Session::from_auth_result(raw(Some(&token), None, None), NOW).unwrap();
         assert_eq!(s.refresh_token(), None);
-        for bad in [
-            raw(None, Some("rt"), None),
-            raw(Some("x.y.z"), Some("rt"), None),
-            raw(Some(&token), Some(""), None),
-            raw(Some(&token), Some(&"r".repeat(5000)), None),
-            raw(Some(&token), None, Some(f64::NAN)),
-            raw(Some(&token), None, Some(-1.0)),
+        for (bad, message) in [
+            (raw(None, Some("rt"), None), "auth_token is missing"),
+            (
+                raw(Some("x.y.z"), Some("rt"), None),
+                "auth_token is not a JWT with a numeric exp",
+            ),
+            (
+                raw(Some(&token), Some(&"r".repeat(5000)), None),
+                "refresh_token is too long",
+            ),
+            (
+                raw(Some(&token), None, Some(f64::NAN)),
+                "refresh_token_expiration must be a number of unix seconds",
+            ),
+            (
+                raw(Some(&token), None, Some(1.6e9)),
+                "refresh_token_expiration has passed: the session has ended",
+            ),
         ] {
-            let e = Session::from_auth_result(bad).unwrap_err();
-            assert_eq!(e.code, Code::InvalidAuthResult);
+            let e = Session::from_auth_result(bad, NOW).unwrap_err();
+            assert_eq!((e.code, e.message), (Code::InvalidAuthResult, message));
+        }
+    }
+
+    #[test]
+    fn edge_values_of_passage_without_refresh_tokens_are_accepted() {
+        let token = jwt(1_699_999_990, 1_700_000_300);
+        // An empty refresh token is none.
+        let s = Session::from_auth_result(raw(Some(&token), Some(""), None), NOW).unwrap();
+        assert_eq!(s.refresh_token(), None);
+        // 0, negative, or milliseconds by mistake: an unknown end, and the
+        // session is fresh rather than ended.
+        for end in [0.0, -1.0, 1.8e12] {
+            let s =
+                Session::from_auth_result(raw(Some(&token), Some("rt"), Some(end)), NOW).unwrap();
+            assert_eq!(s.refresh_expiration(), None, "{end}");
+            assert!(matches!(
+                s.status(NOW, 0.0, &Policy::default()),
+                Status::Fresh { .. }
+            ));
         }
     }
 
@@ -333,17 +380,17 @@ mod tests {
     fn refresh_reply_keeps_stored_expiration_when_absent() {
         let old = Session::from_stored(Some(jwt(1, 2)), Some("rt1".into()), Some("1800000000"));
         let next = old
-            .after_refresh(raw(Some(&jwt(3, 4)), Some("rt2"), None))
+            .after_refresh(raw(Some(&jwt(3, 4)), Some("rt2"), None), NOW)
             .unwrap();
         assert_eq!(next.refresh_token(), Some("rt2"));
         assert_eq!(next.refresh_expiration(), Some(1_800_000_000));
         let next = old
-            .after_refresh(raw(Some(&jwt(3, 4)), None, Some(1.9e9)))
+            .after_refresh(raw(Some(&jwt(3, 4)), None, Some(1.9e9)), NOW)
             .unwrap();
         assert_eq!(next.refresh_token(), Some("rt1"));
         assert_eq!(next.refresh_expiration(), Some(1_900_000_000));
         let e = old
-            .after_refresh(raw(Some("nope"), Some("rt2"), None))
+            .after_refresh(raw(Some("nope"), Some("rt2"), None), NOW)
             .unwrap_err();
         assert_eq!(e.code, Code::InvalidResponse);
     }

@@ -107,11 +107,14 @@ pub fn check(
     now: f64,
     refreshed: bool,
 ) -> Result<f64, JsValue> {
-    let next = Session::from_auth_result(RawAuthResult {
-        auth_token: auth,
-        refresh_token: refresh,
-        refresh_expiration: end,
-    });
+    let next = Session::from_auth_result(
+        RawAuthResult {
+            auth_token: auth,
+            refresh_token: refresh,
+            refresh_expiration: end,
+        },
+        now,
+    );
     let next = match next {
         Ok(next) => next,
         Err(_) if refreshed => {

@@ -141,7 +141,6 @@ describe("setAuthResult and getAuthToken", () => {
       { auth_token: fakeJwt({ sub: "x" }) },
       { auth_token: fakeJwt({ exp: "soon" }) },
       { auth_token: token, refresh_token: 7 },
-      { auth_token: token, refresh_token: "" },
       { auth_token: token, refresh_token_expiration: "tomorrow" },
       { auth_token: token, authToken: fresh().replace(/.$/, "x") },
     ];

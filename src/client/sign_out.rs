@@ -1,0 +1,236 @@
+//! Sign-out and revocations: clear at once, then revoke under the refresh
+//! lock; what the server has not confirmed is kept as a pending revocation
+//! and retried on the next page load and when the browser is back online.
+
+use alloc::rc::Rc;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::future::Future;
+
+use super::{now_or, Client, Flight, Leaving, MAX_PENDING, SETTLE_MS};
+use crate::core::error::Error;
+use crate::core::session::Session;
+use crate::core::url::encode_component;
+use crate::ports::{Io, Locked, Method, Ports, Reason, Signal};
+
+/// A sign-out once its synchronous part has run.
+enum Begun {
+    /// Nothing was signed in.
+    Done,
+    /// The session is cleared in memory; the store is clearing.
+    Ending {
+        s: Session,
+        url: Option<String>,
+        leaving: Rc<Leaving>,
+        cleared: Io<Result<(), Error>>,
+    },
+}
+
+impl<P: Ports> Client<P> {
+    /// Ends the session everywhere. With a synchronous store, the session
+    /// is gone from memory and storage before this returns; the future
+    /// revokes it and resolves `true` once the server confirmed.
+    pub fn sign_out(self: &Rc<Self>) -> impl Future<Output = bool> + 'static {
+        // A second call while this tab signs out resolves with the first.
+        if let Some(flight) = self.st.borrow().signing_out.clone() {
+            return flight.join();
+        }
+        let flight = Flight::new();
+        self.st().signing_out = Some(flight.clone());
+        // The latest stored session: another tab may have rotated the token.
+        let begun = self
+            .store
+            .is_sync()
+            .then(|| self.begin_sign_out(now_or(self.reload()).unwrap_or_else(|| self.session())));
+        let landing = flight.clone();
+        self.spawn(|c| async move {
+            let begun = match begun {
+                Some(begun) => begun,
+                None => {
+                    let s = c.reload().await.unwrap_or_else(|_| c.session());
+                    c.begin_sign_out(s)
+                }
+            };
+            let confirmed = c.finish_sign_out(begun).await;
+            let mut st = c.st();
+            if st
+                .signing_out
+                .as_ref()
+                .is_some_and(|f| Rc::ptr_eq(f, &landing))
+            {
+                st.signing_out = None;
+            }
+            drop(st);
+            landing.land(confirmed);
+        });
+        flight.join()
+    }
+
+    fn begin_sign_out(self: &Rc<Self>, s: Session) -> Begun {
+        let url = self.app_url(&s).ok();
+        // Kept apart from the session, never used to refresh, until the
+        // server confirms; so a closed tab or a network blip loses no
+        // revocation.
+        if let Some(r) = s.refresh_token() {
+            self.add_pending(r);
+        }
+        if s.is_empty() {
+            // Nothing here, but a refresh of this tab may be in flight: its
+            // result must not bring a session back.
+            self.st().epoch += 1;
+            self.publish();
+            return Begun::Done;
+        }
+        let leaving = Rc::new(Leaving {
+            sub: Self::sub(&s).map(String::from),
+        });
+        self.st().leaving = Some(leaving.clone());
+        let cleared = self.end_begin();
+        Begun::Ending {
+            s,
+            url,
+            leaving,
+            cleared,
+        }
+    }
+
+    async fn finish_sign_out(self: &Rc<Self>, begun: Begun) -> bool {
+        let Begun::Ending {
+            s,
+            url,
+            leaving,
+            cleared,
+        } = begun
+        else {
+            return true;
+        };
+        self.end_finish(cleared, Reason::SignOut).await;
+        // A refresh in flight in another tab may write the session back
+        // after our clear (its reply crossing our sign-out). Its tab holds
+        // the refresh lock until that write has reached the other tabs:
+        // once we hold the lock, clear what it wrote and revoke that token
+        // too. Holding the lock through the revocation keeps a tab that has
+        // not seen our clear yet from refreshing with a token we are about
+        // to revoke.
+        let settled_before = self.st.borrow().settled;
+        let name = self.lock_name(&s);
+        let (guard, waited) = match self.take_lingering(&name) {
+            Some(guard) => (Some(guard), false),
+            None => match self.wait_lock(&name).await {
+                Locked::Held { guard, waited } => (Some(guard), waited),
+                Locked::TimedOut | Locked::Unsupported => (None, false),
+            },
+        };
+        // As for a refresh granted the lock after another holder: its write
+        // may reach this tab a little after the grant.
+        if waited && self.st.borrow().settled == settled_before {
+            self.next_settled(SETTLE_MS).await;
+        }
+        let mut tokens: Vec<String> = s.refresh_token().map(String::from).into_iter().collect();
+        let still_leaving = |c: &Self| {
+            c.st.borrow()
+                .leaving
+                .as_ref()
+                .is_some_and(|l| Rc::ptr_eq(l, &leaving))
+        };
+        if let Ok(back) = self.store.load().get().await {
+            // (Unless this tab signed in again meanwhile: that session stays.)
+            if let Some(r) = back.refresh_token().filter(|_| {
+                still_leaving(self) && !self.foreign(&back) && Self::leaving_user(&back, &leaving)
+            }) {
+                let r = String::from(r);
+                self.add_pending(&r);
+                tokens.push(r);
+                if self.store.clear().get().await.is_ok() {
+                    self.ports.post(Signal::Changed);
+                }
+            }
+        }
+        // From here, with the lock ours, no refresh can write: a session of
+        // this user that appears now is a new sign-in.
+        if still_leaving(self) {
+            self.st().leaving = None;
+        }
+        let mut confirmed = true;
+        for token in &tokens {
+            let done = match &url {
+                Some(url) => self.revoke(url, token, true).await,
+                None => false,
+            };
+            confirmed &= done;
+        }
+        // Our clear is a write like a refresh's: the lock is kept until it
+        // has reached the other tabs, so none refreshes with the token we
+        // cleared.
+        match guard {
+            Some(guard) => self.linger(name, guard),
+            None => self.release_soon(None),
+        }
+        confirmed
+    }
+
+    /// `DELETE /tokens`; true once the token is known dead on the server.
+    pub(super) async fn revoke(&self, url: &str, token: &str, pending: bool) -> bool {
+        let mut target = String::from(url);
+        target.push_str("/tokens?refresh_token=");
+        target.push_str(&encode_component(token));
+        let status = match self.call(Method::Delete, target, None, None, true).await {
+            Ok(reply) => reply.status,
+            Err(_) => 0,
+        };
+        // Unconfirmed, it is retried on the next page load or when back
+        // online.
+        let confirmed =
+            (200..300).contains(&status) || ((400..500).contains(&status) && status != 429);
+        if confirmed && pending {
+            let rest: Vec<String> = self
+                .store
+                .pending()
+                .into_iter()
+                .filter(|t| t != token)
+                .collect();
+            self.set_pending(rest);
+        }
+        confirmed
+    }
+
+    fn set_pending(&self, mut tokens: Vec<String>) {
+        let excess = tokens.len().saturating_sub(MAX_PENDING);
+        tokens.drain(..excess);
+        self.store.set_pending(&tokens);
+    }
+
+    fn add_pending(&self, token: &str) {
+        let mut tokens = self.store.pending();
+        if !tokens.iter().any(|t| t == token) {
+            tokens.push(String::from(token));
+            self.set_pending(tokens);
+        }
+    }
+
+    /// Retries the revocations a sign-out could not confirm, in one tab at
+    /// a time: a tab that finds the lock taken leaves the work to its
+    /// holder.
+    pub(super) async fn retry_pending(self: Rc<Self>) {
+        if self.store.pending().is_empty() {
+            return;
+        }
+        let Ok(url) = self.app_url(&self.session()) else {
+            return;
+        };
+        let mut name = String::from("psg_revoke ");
+        name.push_str(&url);
+        let guard = match self.ports.lock(&name, 0).await {
+            Locked::TimedOut => return,
+            Locked::Held { guard, .. } => Some(guard),
+            Locked::Unsupported => None,
+        };
+        // Read again under the lock: the last holder may have done it all.
+        for token in self.store.pending() {
+            self.revoke(&url, &token, true).await;
+        }
+        if let Some(guard) = guard {
+            crate::ports::Guard::release(guard).await;
+        }
+    }
+}

@@ -1,0 +1,263 @@
+//! What the session client needs from the world, as small traits.
+//!
+//! The client ([`crate::client`]) awaits these and never a browser API
+//! directly, so the same code runs in the browser (the adapters in
+//! `crate::browser`, on gloo, web-sys and js-sys) and on the host, where the
+//! simulation in `tests/sim` gives it tabs, a server and a clock of its own.
+
+use alloc::boxed::Box;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::future::Future;
+use core::pin::Pin;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::core::error::Error;
+use crate::core::session::Session;
+
+/// A boxed future of the client's single thread.
+pub type Task<T> = Pin<Box<dyn Future<Output = T>>>;
+
+/// What a store answers: at once (`localStorage`, memory), or later (an
+/// app's store whose methods return promises).
+pub enum Io<T> {
+    /// The answer, already there.
+    Now(T),
+    /// The answer, once the future resolves.
+    Later(Task<T>),
+}
+
+impl<T> Io<T> {
+    /// The answer, awaited if need be.
+    pub async fn get(self) -> T {
+        match self {
+            Io::Now(value) => value,
+            Io::Later(task) => task.await,
+        }
+    }
+}
+
+/// Where the session is kept (SPEC section 3).
+pub trait Store {
+    /// True when every answer is [`Io::Now`]: the client then reads and
+    /// writes before anything else can run.
+    fn is_sync(&self) -> bool;
+    /// The stored session; unreadable values are absent, never errors.
+    fn load(&self) -> Io<Result<Session, Error>>;
+    /// Stores `session`, replacing every value (refresh token first, auth
+    /// token last, so another tab never pairs a new auth token with the
+    /// refresh token it replaced).
+    fn save(&self, session: &Session) -> Io<Result<(), Error>>;
+    /// Removes the session (auth token first).
+    fn clear(&self) -> Io<Result<(), Error>>;
+    /// Refresh tokens whose revocation the server has not confirmed.
+    fn pending(&self) -> Vec<String>;
+    /// Replaces the pending revocations.
+    fn set_pending(&self, tokens: &[String]);
+}
+
+/// A change another tab (or the browser) tells this one about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Signal {
+    /// Another tab's write to the session keys is now readable here.
+    Stored,
+    /// Another tab says it changed the session; or the page was shown
+    /// again and may have missed events.
+    Changed,
+    /// Another tab released the refresh lock without writing.
+    Unchanged,
+    /// The browser is back online.
+    Online,
+}
+
+/// An auth event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// A session began (here, or another tab signed in).
+    SignedIn,
+    /// The auth token was replaced by a refresh.
+    TokenRefreshed,
+    /// The session ended.
+    SignedOut,
+}
+
+impl Event {
+    /// The name JavaScript listeners receive.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Event::SignedIn => "SIGNED_IN",
+            Event::TokenRefreshed => "TOKEN_REFRESHED",
+            Event::SignedOut => "SIGNED_OUT",
+        }
+    }
+}
+
+/// Why a session ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reason {
+    /// `signOut()` here.
+    SignOut,
+    /// The server refused the refresh token.
+    RefreshRefused,
+    /// The session's end passed, or its token expired with no refresh token.
+    Expired,
+    /// Another tab signed out.
+    OtherTab,
+}
+
+impl Reason {
+    /// The `reason` JavaScript listeners receive.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::SignOut => "sign_out",
+            Reason::RefreshRefused => "refresh_refused",
+            Reason::Expired => "expired",
+            Reason::OtherTab => "other_tab",
+        }
+    }
+}
+
+/// An event's detail: never a token.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Detail {
+    /// For SIGNED_OUT.
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "reason")]
+    pub reason: Option<Reason>,
+    /// When the current auth token expires (unix seconds), when signed in.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<i64>,
+}
+
+fn reason<S: serde::Serializer>(r: &Option<Reason>, s: S) -> Result<S::Ok, S::Error> {
+    match r {
+        Some(r) => s.serialize_str(r.as_str()),
+        None => s.serialize_none(),
+    }
+}
+
+/// An HTTP method the client uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Method {
+    /// GET
+    Get,
+    /// POST
+    Post,
+    /// PATCH
+    Patch,
+    /// PUT
+    Put,
+    /// DELETE
+    Delete,
+}
+
+/// One request to the auth server.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Request {
+    /// The method.
+    pub method: Method,
+    /// The absolute URL.
+    pub url: String,
+    /// The body, as JSON text (the port serialized it).
+    pub body: Option<String>,
+    /// `Authorization: Bearer` this token.
+    pub bearer: Option<String>,
+    /// Outlive the page (the sign-out's revocation).
+    pub keepalive: bool,
+    /// Abort after this long.
+    pub timeout_ms: u32,
+}
+
+/// The server's answer.
+pub struct Reply<J> {
+    /// The HTTP status.
+    pub status: u16,
+    /// A numeric `Retry-After`, in seconds.
+    pub retry_after: Option<u32>,
+    /// The body parsed as JSON, when it is JSON.
+    pub body: Option<J>,
+}
+
+/// A request that got no answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SendError {
+    /// It failed: offline, DNS, connection reset, CORS, a body cut short.
+    Network,
+    /// No answer within the timeout.
+    Timeout,
+}
+
+/// A JSON value from a reply, decoded into the client's types with serde.
+pub trait Json: Sized + 'static {
+    /// The value as `T`, or `None` when it does not have that shape.
+    fn decode<T: DeserializeOwned>(self) -> Option<T>;
+    /// The value of `key`, when this is an object that has one that is
+    /// itself an object.
+    fn object(self, key: &str) -> Option<Self>;
+}
+
+/// What asking for the cross-tab lock gave.
+pub enum Locked<G> {
+    /// Held until `guard` is released. `waited`: another holder had it first.
+    Held {
+        /// Releases the lock.
+        guard: G,
+        /// Another tab held the lock when it was asked for.
+        waited: bool,
+    },
+    /// Not granted in time (or, asked without waiting, taken).
+    TimedOut,
+    /// There are no cross-tab locks here: go on alone.
+    Unsupported,
+}
+
+/// A held lock.
+pub trait Guard: 'static {
+    /// Lets the lock go; resolves once another holder could take it.
+    fn release(self) -> impl Future<Output = ()> + 'static;
+}
+
+/// Everything but the store: clock, timers, randomness, requests, the
+/// cross-tab lock and signals, background tasks, and the two hooks to the
+/// API edge (the published token, the auth events).
+pub trait Ports: 'static {
+    /// A parsed JSON reply.
+    type Json: Json;
+    /// A held lock.
+    type Guard: Guard;
+
+    /// Local time, ms since the epoch.
+    fn now(&self) -> f64;
+    /// A random number in `[0, 1)`.
+    fn random(&self) -> f64;
+    /// False when the browser knows it is offline.
+    fn online(&self) -> bool;
+    /// Resolves after `ms`.
+    fn sleep(&self, ms: u32) -> impl Future<Output = ()> + 'static;
+    /// Sends `request` (its body serialized from `body`); resolves its reply.
+    fn send(
+        &self,
+        request: Request,
+    ) -> impl Future<Output = Result<Reply<Self::Json>, SendError>> + 'static;
+    /// JSON text for a request body.
+    fn to_json<T: Serialize + ?Sized>(&self, value: &T) -> Option<String>;
+    /// The cross-tab lock `name`: waits at most `timeout_ms` for another
+    /// holder; with 0, takes it only if free. Asks without waiting first, so
+    /// `waited` tells whether another tab held it.
+    fn lock(
+        &self,
+        name: &str,
+        timeout_ms: u32,
+    ) -> impl Future<Output = Locked<Self::Guard>> + 'static;
+    /// Tells the other tabs.
+    fn post(&self, signal: Signal);
+    /// Runs `task` in the background.
+    fn spawn(&self, task: impl Future<Output = ()> + 'static);
+    /// The token the API edge may hand out without asking, until local time
+    /// `fresh_until` (ms); `None` for none.
+    fn publish(&self, token: Option<&str>, fresh_until: f64);
+    /// Delivers an auth event to the app's listeners.
+    fn emit(&self, event: Event, detail: &Detail);
+}

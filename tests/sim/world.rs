@@ -1,0 +1,889 @@
+//! A deterministic world for the client: a simulated clock, tabs that share
+//! a localStorage whose writes reach the other tabs a few ms late and key
+//! by key (as in Chromium), Web Locks released when a page closes, a
+//! BroadcastChannel, and a Passage-like auth server with rotation, reuse
+//! detection and injected transient failures. The real client runs in it;
+//! only its ports are simulated.
+
+use std::cell::{Cell, RefCell};
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::future::Future;
+use std::rc::{Rc, Weak};
+
+use passage_user::client::{Client, Options};
+use passage_user::core::error::Error;
+use passage_user::core::session::Session;
+use passage_user::ports::{
+    Detail, Event, Guard, Io, Json, Locked, Method, Ports, Reply, Request, SendError, Signal, Store,
+};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use crate::exec::{oneshot, Exec, Sender};
+
+pub const ORIGIN: &str = "https://auth.test";
+pub const APP: &str = "app1";
+pub const START: f64 = 1_800_000_000_000.0;
+pub const AUTH: &str = "psg_auth_token";
+pub const REFRESH: &str = "psg_refresh_token";
+pub const END: &str = "psg_refresh_token_expiration";
+pub const PENDING: &str = "psg_pending_revocation";
+
+/// mulberry32: small, seeded, and the same on every machine.
+pub struct Prng(Cell<u32>);
+
+impl Prng {
+    pub fn new(seed: u64) -> Self {
+        Prng(Cell::new((seed ^ (seed >> 32)) as u32))
+    }
+
+    /// A number in `[0, 1)`.
+    pub fn next(&self) -> f64 {
+        let t = self.0.get().wrapping_add(0x6d2b_79f5);
+        self.0.set(t);
+        let mut r = (t ^ (t >> 15)).wrapping_mul(1 | t);
+        r = r.wrapping_add((r ^ (r >> 7)).wrapping_mul(61 | r)) ^ r;
+        f64::from(r ^ (r >> 14)) / 4_294_967_296.0
+    }
+
+    /// An integer in `[lo, hi]`.
+    pub fn between(&self, lo: u32, hi: u32) -> u32 {
+        lo + (self.next() * f64::from(hi - lo + 1)) as u32
+    }
+}
+
+/// The world's settings.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub tabs: usize,
+    /// The chance that a request fails transiently.
+    pub faults: f64,
+    /// Auth token lifetime, s.
+    pub lifetime: i64,
+    /// The client's request timeout, ms.
+    pub timeout_ms: u32,
+    /// The most ms a write or message takes to reach another tab.
+    pub lag: u32,
+    /// The server's reuse grace period, s (0: strict).
+    pub grace: i64,
+}
+
+/// Where the world tells its story.
+pub type Trace = Box<dyn Fn(String)>;
+
+pub struct World {
+    pub exec: Rc<Exec>,
+    pub random: Prng,
+    pub settings: Settings,
+    /// What localStorage holds, as the browser sees it.
+    pub truth: RefCell<BTreeMap<String, String>>,
+    locks: RefCell<HashMap<String, LockState>>,
+    lock_ids: Cell<u64>,
+    pub server: Server,
+    /// POST /tokens requests in flight now, and the most ever.
+    pub refreshing: Cell<i32>,
+    pub max_refreshing: Cell<i32>,
+    in_flight: RefCell<Vec<Rc<Flight>>>,
+    /// Refresh replies the server sent to a page that had closed.
+    pub lost_replies: Cell<u32>,
+    pub tabs: RefCell<Vec<Rc<Tab>>>,
+    pub trace: RefCell<Option<Trace>>,
+}
+
+impl World {
+    pub fn new(seed: u64, settings: Settings) -> Rc<World> {
+        let world = Rc::new(World {
+            exec: Exec::new(START),
+            random: Prng::new(seed),
+            settings: settings.clone(),
+            truth: RefCell::new(BTreeMap::new()),
+            locks: RefCell::new(HashMap::new()),
+            lock_ids: Cell::new(0),
+            server: Server::default(),
+            refreshing: Cell::new(0),
+            max_refreshing: Cell::new(0),
+            in_flight: RefCell::new(Vec::new()),
+            lost_replies: Cell::new(0),
+            tabs: RefCell::new(Vec::new()),
+            trace: RefCell::new(None),
+        });
+        for id in 0..settings.tabs {
+            let tab = Rc::new(Tab {
+                id,
+                world: Rc::downgrade(&world),
+                generation: Cell::new(0),
+                view: RefCell::new(BTreeMap::new()),
+                client: RefCell::new(None),
+                events: RefCell::new(Vec::new()),
+                cache: RefCell::new((None, 0.0)),
+                last_delivery: Cell::new(0.0),
+            });
+            world.tabs.borrow_mut().push(tab.clone());
+            tab.open();
+        }
+        world
+    }
+
+    pub fn now(&self) -> f64 {
+        self.exec.now()
+    }
+
+    pub fn trace(&self, what: impl FnOnce() -> String) {
+        if let Some(t) = &*self.trace.borrow() {
+            t(what());
+        }
+    }
+
+    pub fn tab(&self, i: usize) -> Rc<Tab> {
+        self.tabs.borrow()[i].clone()
+    }
+
+    /// Breaks the cycles between the world and its tabs' clients.
+    pub fn tear_down(&self) {
+        for tab in self.tabs.borrow().iter() {
+            tab.client.borrow_mut().take();
+        }
+        self.tabs.borrow_mut().clear();
+    }
+}
+
+/// One page: its view of localStorage, its client, what it heard.
+pub struct Tab {
+    pub id: usize,
+    world: Weak<World>,
+    pub generation: Cell<u32>,
+    pub view: RefCell<BTreeMap<String, String>>,
+    client: RefCell<Option<Rc<Client<SimPorts>>>>,
+    /// (time, event, reason)
+    pub events: RefCell<Vec<(f64, Event, Option<&'static str>)>>,
+    /// What the client published: the token the API edge hands out while
+    /// `now < until`.
+    pub cache: RefCell<(Option<String>, f64)>,
+    last_delivery: Cell<f64>,
+}
+
+impl Tab {
+    fn world(&self) -> Rc<World> {
+        self.world.upgrade().expect("the world outlives its tabs")
+    }
+
+    pub fn client(&self) -> Rc<Client<SimPorts>> {
+        self.client
+            .borrow()
+            .clone()
+            .expect("an open tab has a client")
+    }
+
+    /// (Re)opens the page: a fresh view of storage and a new client; the
+    /// old page's client goes dead (its requests and locks never answer).
+    pub fn open(self: &Rc<Self>) {
+        let world = self.world();
+        // A refresh the server carried out whose reply this page will never
+        // read: the next page holds a refresh token the server has rotated.
+        for flight in world.in_flight.borrow().iter() {
+            if flight.tab != self.id || flight.orphan.get() {
+                continue;
+            }
+            if flight.rotated.get() {
+                world.lost_replies.set(world.lost_replies.get() + 1);
+            }
+            flight.orphan.set(true);
+            if flight.refresh {
+                world.refreshing.set(world.refreshing.get() - 1);
+            }
+        }
+        // Closing a page releases the locks it holds and drops its waits.
+        let mut freed = Vec::new();
+        for (name, state) in world.locks.borrow_mut().iter_mut() {
+            state.queue.retain(|w| w.tab != self.id);
+            if state.holder.is_some_and(|(tab, _)| tab == self.id) {
+                freed.push(name.clone());
+            }
+        }
+        for name in freed {
+            let id = world.locks.borrow()[&name].holder.map(|(_, id)| id);
+            if let Some(id) = id {
+                release_lock(&world, &name, id);
+            }
+        }
+        self.generation.set(self.generation.get() + 1);
+        *self.view.borrow_mut() = world.truth.borrow().clone();
+        self.events.borrow_mut().clear();
+        *self.cache.borrow_mut() = (None, 0.0);
+        self.last_delivery.set(0.0);
+        let ports = SimPorts {
+            world: self.world.clone(),
+            tab: Rc::downgrade(self),
+            generation: self.generation.get(),
+        };
+        let store = SimStore {
+            world: self.world.clone(),
+            tab: Rc::downgrade(self),
+            generation: self.generation.get(),
+        };
+        let options = Options {
+            app_id: Some(APP.into()),
+            auth_origin: ORIGIN.into(),
+            leeway_ms: None,
+            timeout_ms: world.settings.timeout_ms,
+        };
+        let client = Client::new(options, ports, Box::new(store));
+        *self.client.borrow_mut() = Some(client.clone());
+        client.start();
+    }
+
+    /// What `PassageUser.getAuthToken()` does: the published token while
+    /// fresh, else the client.
+    pub fn get_auth_token(&self) -> impl Future<Output = Result<String, Error>> + 'static {
+        let world = self.world();
+        let (token, until) = self.cache.borrow().clone();
+        let client = self.client();
+        async move {
+            match token {
+                Some(token) if world.now() < until => Ok(token),
+                _ => client.get_auth_token().await,
+            }
+        }
+    }
+
+    /// Runs `fire` in this tab a few ms from now, after everything delivered
+    /// before.
+    fn deliver(self: &Rc<Self>, fire: impl FnOnce(&Rc<Tab>) + 'static) {
+        let world = self.world();
+        let due = (world.now() + f64::from(world.random.between(0, world.settings.lag)))
+            .max(self.last_delivery.get());
+        self.last_delivery.set(due);
+        let generation = self.generation.get();
+        let tab = self.clone();
+        world.exec.at(due - world.now(), move || {
+            if tab.generation.get() == generation {
+                fire(&tab);
+            }
+        });
+    }
+
+    fn signal(&self, signal: Signal) {
+        if let Some(client) = self.client.borrow().clone() {
+            client.signal(signal);
+        }
+    }
+}
+
+/// A tab's ports; everything goes dead once its page is reopened.
+pub struct SimPorts {
+    world: Weak<World>,
+    tab: Weak<Tab>,
+    generation: u32,
+}
+
+impl SimPorts {
+    fn world(&self) -> Rc<World> {
+        self.world.upgrade().expect("the world outlives its tabs")
+    }
+
+    fn alive(&self) -> Option<Rc<Tab>> {
+        self.tab
+            .upgrade()
+            .filter(|tab| tab.generation.get() == self.generation)
+    }
+}
+
+pub struct SimJson(pub Value);
+
+impl Json for SimJson {
+    fn decode<T: DeserializeOwned>(self) -> Option<T> {
+        serde_json::from_value(self.0).ok()
+    }
+
+    fn object(self, key: &str) -> Option<Self> {
+        self.0
+            .get(key)
+            .filter(|v| v.is_object())
+            .cloned()
+            .map(SimJson)
+    }
+}
+
+pub struct SimGuard {
+    world: Weak<World>,
+    name: String,
+    id: u64,
+}
+
+impl Guard for SimGuard {
+    fn release(self) -> impl Future<Output = ()> + 'static {
+        let world = self.world.upgrade().expect("the world outlives its tabs");
+        release_lock(&world, &self.name, self.id);
+        // The next holder may take it in a later task.
+        world.exec.sleep(0.0)
+    }
+}
+
+impl Ports for SimPorts {
+    type Json = SimJson;
+    type Guard = SimGuard;
+
+    fn now(&self) -> f64 {
+        self.world().now()
+    }
+
+    fn random(&self) -> f64 {
+        self.world().random.next()
+    }
+
+    fn online(&self) -> bool {
+        true
+    }
+
+    fn sleep(&self, ms: u32) -> impl Future<Output = ()> + 'static {
+        self.world().exec.sleep(f64::from(ms))
+    }
+
+    fn send(
+        &self,
+        request: Request,
+    ) -> impl Future<Output = Result<Reply<SimJson>, SendError>> + 'static {
+        let answer = self.alive().map(|tab| send(&self.world(), request, tab.id));
+        async move {
+            match answer {
+                Some(answer) => answer.await,
+                None => std::future::pending().await,
+            }
+        }
+    }
+
+    fn to_json<T: Serialize + ?Sized>(&self, value: &T) -> Option<String> {
+        serde_json::to_string(value).ok()
+    }
+
+    fn lock(
+        &self,
+        name: &str,
+        timeout_ms: u32,
+    ) -> impl Future<Output = Locked<SimGuard>> + 'static {
+        let answer = self
+            .alive()
+            .map(|tab| request_lock(&self.world(), tab.id, name, timeout_ms));
+        async move {
+            match answer {
+                Some(answer) => answer.await,
+                None => std::future::pending().await,
+            }
+        }
+    }
+
+    fn post(&self, signal: Signal) {
+        let Some(me) = self.alive() else { return };
+        for tab in self.world().tabs.borrow().iter() {
+            if tab.id != me.id {
+                tab.deliver(move |tab| tab.signal(signal));
+            }
+        }
+    }
+
+    fn spawn(&self, task: impl Future<Output = ()> + 'static) {
+        self.world().exec.spawn(task);
+    }
+
+    fn publish(&self, token: Option<&str>, fresh_until: f64) {
+        if let Some(tab) = self.alive() {
+            *tab.cache.borrow_mut() = (token.map(String::from), fresh_until);
+        }
+    }
+
+    fn emit(&self, event: Event, detail: &Detail) {
+        if let Some(tab) = self.alive() {
+            let world = self.world();
+            let reason = detail.reason.map(|r| r.as_str());
+            world.trace(|| {
+                format!(
+                    "tab {} hears {}{}",
+                    tab.id,
+                    event.as_str(),
+                    reason.map(|r| format!(" ({r})")).unwrap_or_default()
+                )
+            });
+            tab.events.borrow_mut().push((world.now(), event, reason));
+        }
+    }
+}
+
+/// localStorage as one tab sees it: its own writes at once, other tabs' a
+/// few ms late, key by key, each with its storage event.
+pub struct SimStore {
+    world: Weak<World>,
+    tab: Weak<Tab>,
+    generation: u32,
+}
+
+impl SimStore {
+    fn write(&self, entries: &[(&str, Option<String>)]) {
+        let Some(me) = self
+            .tab
+            .upgrade()
+            .filter(|t| t.generation.get() == self.generation)
+        else {
+            return;
+        };
+        let world = self.world.upgrade().expect("the world outlives its tabs");
+        for (key, value) in entries {
+            match value {
+                Some(v) => {
+                    world.truth.borrow_mut().insert(key.to_string(), v.clone());
+                    me.view.borrow_mut().insert(key.to_string(), v.clone());
+                }
+                None => {
+                    world.truth.borrow_mut().remove(*key);
+                    me.view.borrow_mut().remove(*key);
+                }
+            }
+        }
+        for tab in world.tabs.borrow().iter() {
+            if tab.id == me.id {
+                continue;
+            }
+            for (key, _) in entries {
+                let key = key.to_string();
+                let w = Rc::downgrade(&world);
+                tab.deliver(move |tab| {
+                    let world = w.upgrade().expect("the world outlives its tabs");
+                    // The other tab's copy catches up with the browser's.
+                    match world.truth.borrow().get(&key) {
+                        Some(v) => tab.view.borrow_mut().insert(key.clone(), v.clone()),
+                        None => tab.view.borrow_mut().remove(&key),
+                    };
+                    if key != PENDING {
+                        tab.signal(Signal::Stored);
+                    }
+                });
+            }
+        }
+    }
+
+    fn view(&self, key: &str) -> Option<String> {
+        self.tab.upgrade()?.view.borrow().get(key).cloned()
+    }
+}
+
+impl Store for SimStore {
+    fn is_sync(&self) -> bool {
+        true
+    }
+
+    fn load(&self) -> Io<Result<Session, Error>> {
+        let end = self.view(END);
+        Io::Now(Ok(Session::from_stored(
+            self.view(AUTH),
+            self.view(REFRESH),
+            end.as_deref(),
+        )))
+    }
+
+    fn save(&self, s: &Session) -> Io<Result<(), Error>> {
+        if s.is_empty() {
+            return self.clear();
+        }
+        // In the order the browser adapter writes them.
+        self.write(&[
+            (REFRESH, s.refresh_token().map(String::from)),
+            (END, s.refresh_expiration().map(|e| e.to_string())),
+            (AUTH, s.auth_token().map(String::from)),
+        ]);
+        Io::Now(Ok(()))
+    }
+
+    fn clear(&self) -> Io<Result<(), Error>> {
+        self.write(&[(AUTH, None), (REFRESH, None), (END, None)]);
+        Io::Now(Ok(()))
+    }
+
+    fn pending(&self) -> Vec<String> {
+        self.view(PENDING)
+            .and_then(|p| serde_json::from_str(&p).ok())
+            .unwrap_or_default()
+    }
+
+    fn set_pending(&self, tokens: &[String]) {
+        let value = (!tokens.is_empty()).then(|| serde_json::to_string(tokens).unwrap());
+        self.write(&[(PENDING, value)]);
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Web Locks: try first, then wait at most the timeout.
+
+struct Waiter {
+    tab: usize,
+    id: u64,
+    answer: Sender<Locked<SimGuard>>,
+}
+
+#[derive(Default)]
+struct LockState {
+    held: bool,
+    holder: Option<(usize, u64)>,
+    queue: VecDeque<Waiter>,
+}
+
+fn grant(world: &Rc<World>, name: &str, tab: usize, id: u64, waited: bool) -> Locked<SimGuard> {
+    let mut locks = world.locks.borrow_mut();
+    let state = locks.entry(name.into()).or_default();
+    state.held = true;
+    state.holder = Some((tab, id));
+    Locked::Held {
+        guard: SimGuard {
+            world: Rc::downgrade(world),
+            name: name.into(),
+            id,
+        },
+        waited,
+    }
+}
+
+fn release_lock(world: &Rc<World>, name: &str, id: u64) {
+    {
+        let mut locks = world.locks.borrow_mut();
+        let Some(state) = locks.get_mut(name) else {
+            return;
+        };
+        if state.holder.map(|(_, h)| h) != Some(id) {
+            return; // released already
+        }
+        state.holder = None;
+    }
+    // The browser hands it to the next waiter in a later task.
+    let w = Rc::downgrade(world);
+    let name = name.to_string();
+    world.exec.at(0.0, move || {
+        let world = w.upgrade().expect("the world outlives its tabs");
+        let next = {
+            let mut locks = world.locks.borrow_mut();
+            let state = locks.get_mut(&name).expect("a released lock exists");
+            let next = state.queue.pop_front();
+            if next.is_none() {
+                state.held = false;
+            }
+            next
+        };
+        if let Some(waiter) = next {
+            let granted = grant(&world, &name, waiter.tab, waiter.id, true);
+            waiter.answer.send(granted);
+        }
+    });
+}
+
+fn request_lock(
+    world: &Rc<World>,
+    tab: usize,
+    name: &str,
+    timeout_ms: u32,
+) -> impl Future<Output = Locked<SimGuard>> + 'static {
+    let (tx, rx) = oneshot();
+    let id = world.lock_ids.get() + 1;
+    world.lock_ids.set(id);
+    let w = Rc::downgrade(world);
+    let name = name.to_string();
+    // The grant itself comes in a later task too.
+    world.exec.at(0.0, move || {
+        let world = w.upgrade().expect("the world outlives its tabs");
+        let held = world.locks.borrow().get(&name).is_some_and(|s| s.held);
+        if !held {
+            let granted = grant(&world, &name, tab, id, false);
+            tx.send(granted);
+            return;
+        }
+        if timeout_ms == 0 {
+            tx.send(Locked::TimedOut);
+            return;
+        }
+        world
+            .locks
+            .borrow_mut()
+            .get_mut(&name)
+            .expect("a held lock exists")
+            .queue
+            .push_back(Waiter {
+                tab,
+                id,
+                answer: tx.clone(),
+            });
+        let w = Rc::downgrade(&world);
+        world.exec.at(f64::from(timeout_ms), move || {
+            let world = w.upgrade().expect("the world outlives its tabs");
+            let mut locks = world.locks.borrow_mut();
+            let state = locks.get_mut(&name).expect("a held lock exists");
+            if let Some(i) = state.queue.iter().position(|w| w.id == id) {
+                state.queue.remove(i);
+                tx.send(Locked::TimedOut);
+            }
+        });
+    });
+    rx
+}
+
+// ---------------------------------------------------------------------------
+// The auth server: sessions (families) of rotating refresh tokens.
+
+pub struct Family {
+    pub id: u32,
+    pub sub: String,
+    pub revoked: Option<&'static str>,
+    pub current: String,
+    /// The token rotated away last, and when (for the grace period).
+    pub previous: Option<(String, f64, Value)>,
+    pub last_pair: Value,
+}
+
+#[derive(Default)]
+pub struct Server {
+    pub families: RefCell<Vec<Family>>,
+    tokens: RefCell<HashMap<String, u32>>,
+    next: Cell<u32>,
+    /// Refresh tokens presented after they were rotated (reuse detection fired).
+    pub reuses: Cell<u32>,
+    /// Refused refresh requests per family, as read by a live page.
+    pub refusals: RefCell<HashMap<u32, u32>>,
+    /// Rotated-away tokens answered within the grace period.
+    pub graced: Cell<u32>,
+}
+
+/// An unsigned JWT with these claims.
+pub fn fake_jwt(claims: &Value) -> String {
+    fn b64(bytes: &[u8]) -> String {
+        const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+        let mut out = String::new();
+        for chunk in bytes.chunks(3) {
+            let n = chunk
+                .iter()
+                .enumerate()
+                .fold(0u32, |acc, (i, &b)| acc | (u32::from(b) << (16 - 8 * i)));
+            for i in 0..=chunk.len() {
+                out.push(A[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            }
+        }
+        out
+    }
+    format!(
+        "{}.{}.c2ln",
+        b64(br#"{"alg":"RS256","typ":"JWT"}"#),
+        b64(claims.to_string().as_bytes())
+    )
+}
+
+/// The claims of a token the server issued.
+pub fn claims_of(token: &str) -> Value {
+    let payload = token.split('.').nth(1).unwrap_or_default();
+    let bytes = passage_user::core::jwt::base64url_decode(payload).unwrap_or_default();
+    serde_json::from_slice(&bytes).unwrap_or(Value::Null)
+}
+
+impl Server {
+    fn issue(&self, world: &World, family: &mut Family) -> Value {
+        let now = (world.now() / 1000.0).floor() as i64;
+        let n = self.next.get() + 1;
+        self.next.set(n);
+        let token = format!("rt-{n}");
+        self.tokens.borrow_mut().insert(token.clone(), family.id);
+        family.current = token.clone();
+        let pair = json!({
+            "auth_token": fake_jwt(&json!({
+                "sub": family.sub, "iat": now, "exp": now + world.settings.lifetime,
+                "aud": [ORIGIN, APP], "fam": family.id,
+            })),
+            "refresh_token": token,
+        });
+        family.last_pair = pair.clone();
+        pair
+    }
+
+    /// A login: a new session for `sub`.
+    pub fn login(&self, world: &World, sub: &str) -> Value {
+        let mut families = self.families.borrow_mut();
+        let mut family = Family {
+            id: families.len() as u32 + 1,
+            sub: sub.into(),
+            revoked: None,
+            current: String::new(),
+            previous: None,
+            last_pair: Value::Null,
+        };
+        let pair = self.issue(world, &mut family);
+        families.push(family);
+        pair
+    }
+
+    pub fn revoke(&self, family: u32, why: &'static str) {
+        if let Some(f) = self.families.borrow_mut().get_mut(family as usize - 1) {
+            f.revoked.get_or_insert(why);
+        }
+    }
+
+    /// (status, family refused, body)
+    fn handle(&self, world: &World, request: &Request) -> (u16, Option<u32>, Option<Value>) {
+        let prefix = format!("{ORIGIN}/v1/apps/{APP}/tokens");
+        if request.method == Method::Post && request.url == prefix {
+            let body: Value = serde_json::from_str(request.body.as_deref().unwrap_or("null"))
+                .unwrap_or(Value::Null);
+            let token = body["refresh_token"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            let Some(&id) = self.tokens.borrow().get(&token) else {
+                return (401, None, None);
+            };
+            let mut families = self.families.borrow_mut();
+            let family = &mut families[id as usize - 1];
+            if family.revoked.is_none() && token != family.current {
+                // Within the grace period, the token rotated away last gets
+                // the pair it was rotated to.
+                let graced = family.previous.as_ref().filter(|(prev, at, _)| {
+                    *prev == token && world.now() - at < world.settings.grace as f64 * 1000.0
+                });
+                if let Some((_, _, pair)) = graced {
+                    self.graced.set(self.graced.get() + 1);
+                    return (200, None, Some(json!({ "auth_result": pair })));
+                }
+                self.reuses.set(self.reuses.get() + 1);
+                family.revoked = Some("reuse");
+            }
+            if family.revoked.is_some() {
+                return (401, Some(family.id), None);
+            }
+            let pair = self.issue(world, family);
+            family.previous = Some((token, world.now(), pair.clone()));
+            return (200, None, Some(json!({ "auth_result": pair })));
+        }
+        if request.method == Method::Delete
+            && request.url.starts_with(&format!("{prefix}?refresh_token="))
+        {
+            let token = &request.url[prefix.len() + "?refresh_token=".len()..];
+            let Some(&id) = self.tokens.borrow().get(token) else {
+                return (404, None, None);
+            };
+            self.revoke(id, "sign_out");
+            return (204, None, None);
+        }
+        (404, None, None)
+    }
+}
+
+struct Flight {
+    tab: usize,
+    refresh: bool,
+    rotated: Cell<bool>,
+    orphan: Cell<bool>,
+}
+
+/// One request over the simulated network, with the client's timeout.
+fn send(
+    world: &Rc<World>,
+    request: Request,
+    tab: usize,
+) -> impl Future<Output = Result<Reply<SimJson>, SendError>> + 'static {
+    let refresh = request.method == Method::Post;
+    if refresh {
+        world.refreshing.set(world.refreshing.get() + 1);
+        world
+            .max_refreshing
+            .set(world.max_refreshing.get().max(world.refreshing.get()));
+    }
+    let flight = Rc::new(Flight {
+        tab,
+        refresh,
+        rotated: Cell::new(false),
+        orphan: Cell::new(false),
+    });
+    world.in_flight.borrow_mut().push(flight.clone());
+    let (tx, rx) = oneshot::<Result<Reply<SimJson>, SendError>>();
+    let w = Rc::downgrade(world);
+    let settle = {
+        let flight = flight.clone();
+        let w = w.clone();
+        move |answer: Result<Reply<SimJson>, SendError>| {
+            if tx.is_sent() {
+                return;
+            }
+            let world = w.upgrade().expect("the world outlives its tabs");
+            world
+                .in_flight
+                .borrow_mut()
+                .retain(|f| !Rc::ptr_eq(f, &flight));
+            if flight.refresh && !flight.orphan.get() {
+                world.refreshing.set(world.refreshing.get() - 1);
+            }
+            tx.send(answer);
+        }
+    };
+    let settle = Rc::new(settle);
+    {
+        let settle = settle.clone();
+        world.exec.at(f64::from(request.timeout_ms), move || {
+            settle(Err(SendError::Timeout))
+        });
+    }
+    let up = f64::from(world.random.between(2, 40));
+    let down = f64::from(world.random.between(2, 40));
+    let fault = (world.random.next() < world.settings.faults).then(|| world.random.between(0, 3));
+    world.exec.at(up, move || {
+        let world = w.upgrade().expect("the world outlives its tabs");
+        let token = request.body.clone().unwrap_or_default();
+        world.trace(|| {
+            format!(
+                "tab {tab} {:?} {token} {}",
+                request.method,
+                fault.map(|f| format!("fault {f}")).unwrap_or_default()
+            )
+        });
+        // A transient failure happens before the server acts on the request.
+        let reply = |status, retry_after, body: Option<Value>| {
+            Ok(Reply {
+                status,
+                retry_after,
+                body: body.map(SimJson),
+            })
+        };
+        match fault {
+            Some(0) => return settle(Err(SendError::Network)),
+            Some(1) => return world.exec.at(down, move || settle(reply(503, None, None))),
+            Some(2) => {
+                return world
+                    .exec
+                    .at(down, move || settle(reply(429, Some(1), None)))
+            }
+            Some(_) => return, // no answer: the client's timeout fires
+            None => {}
+        }
+        let (status, refused, body) = world.server.handle(&world, &request);
+        flight.rotated.set(refresh && status == 200);
+        if flight.orphan.get() && flight.rotated.get() {
+            world.lost_replies.set(world.lost_replies.get() + 1);
+        }
+        let w = Rc::downgrade(&world);
+        world.exec.at(down, move || {
+            let world = w.upgrade().expect("the world outlives its tabs");
+            // A refusal read by a live page (a closed one cannot act on it).
+            if let (Some(family), false) = (refused, flight.orphan.get()) {
+                *world
+                    .server
+                    .refusals
+                    .borrow_mut()
+                    .entry(family)
+                    .or_default() += 1;
+            }
+            world.trace(|| {
+                format!(
+                    "tab {tab} {:?} {token} -> {status}{}",
+                    request.method,
+                    if flight.orphan.get() {
+                        " (page closed)"
+                    } else {
+                        ""
+                    }
+                )
+            });
+            settle(reply(status, None, body));
+        });
+    });
+    rx
+}
