@@ -677,8 +677,8 @@ export class Client {
   }
 }
 
-/** Checked unix seconds as stored: whole, in decimal. */
-const seconds = (n) => (n === undefined ? undefined : String(Math.trunc(n)));
+/** Checked unix seconds as stored: whole, in decimal; 0 or less, or over 10^11 (ms), is an unknown end. */
+const seconds = (n) => (n === undefined || n <= 0 || n > 1e11 ? undefined : String(Math.trunc(n)));
 
 /**
  * The fields of an AuthResult in either spelling; undefined when a field has

@@ -183,14 +183,49 @@ describe("session end", () => {
   test("a past refresh_token_expiration is login_required with no request, even with a fresh JWT", async () => {
     const t = await setup();
     const r = await t.page.evaluate(async (authResult) => {
+      // A session stored while it lasted, whose end has passed since.
+      localStorage.setItem("psg_auth_token", authResult.auth_token);
+      localStorage.setItem("psg_refresh_token", authResult.refresh_token);
+      localStorage.setItem("psg_refresh_token_expiration", String(Math.floor(Date.now() / 1000) - 1));
       const user = window.make();
-      user.setAuthResult({ ...authResult, refresh_token_expiration: Math.floor(Date.now() / 1000) - 1 });
       const result = await window.attempt(user.getAuthToken());
       return { result, keys: Object.keys(localStorage).filter((k) => k !== "psg_pending_revocation"), events: window.events };
     }, t.authResult);
     assert.equal(r.result.code, "login_required");
     assert.deepEqual(r.keys, []);
-    assert.deepEqual(r.events, [["SIGNED_IN", null], ["SIGNED_OUT", "expired"]]);
+    assert.deepEqual(r.events, [["SIGNED_OUT", "expired"]]);
+    assert.equal((await t.stats()).refresh, 0);
+    await t.done();
+  });
+
+  test("an AuthResult whose session has ended is refused; edge values of a server without refresh tokens are accepted", async () => {
+    const t = await setup();
+    const r = await t.page.evaluate(async (authResult) => {
+      const user = window.make();
+      const now = Math.floor(Date.now() / 1000);
+      const refused = (() => {
+        try {
+          user.setAuthResult({ ...authResult, refresh_token_expiration: now - 1 });
+          return "accepted";
+        } catch (e) {
+          return [e.code, e.message];
+        }
+      })();
+      const stored = Object.keys(localStorage);
+      const kept = [];
+      // No refresh token (""), and ends that mean "unknown": 0, negative, milliseconds.
+      for (const [refresh_token, refresh_token_expiration] of [["", undefined], [authResult.refresh_token, 0], [authResult.refresh_token, -5], [authResult.refresh_token, Date.now() + 86_400_000]]) {
+        user.setAuthResult({ auth_token: authResult.auth_token, refresh_token, refresh_token_expiration });
+        const token = await window.attempt(user.getAuthToken());
+        kept.push([token.value === authResult.auth_token, localStorage.getItem("psg_refresh_token"), localStorage.getItem("psg_refresh_token_expiration")]);
+      }
+      return { refused, stored, kept, events: window.events.map(([e]) => e) };
+    }, t.authResult);
+    assert.deepEqual(r.refused, ["invalid_auth_result", "refresh_token_expiration has passed: the session has ended"]);
+    assert.deepEqual(r.stored, []);
+    const rt = t.authResult.refresh_token;
+    assert.deepEqual(r.kept, [[true, null, null], [true, rt, null], [true, rt, null], [true, rt, null]]);
+    assert.ok(!r.events.includes("SIGNED_OUT"), JSON.stringify(r.events));
     assert.equal((await t.stats()).refresh, 0);
     await t.done();
   });
