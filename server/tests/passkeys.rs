@@ -277,6 +277,8 @@ fn adds_lists_renames_and_deletes_a_passkey() {
         .contains(&json!({ "type": "public-key", "alg": -7 })));
     assert_eq!(public_key["excludeCredentials"], json!([]));
     assert_eq!(public_key["timeout"], 300000);
+    assert_eq!(public_key["attestation"], "none");
+    assert_eq!(public_key["extensions"], json!({}));
     assert_eq!(
         URL_SAFE_NO_PAD
             .decode(public_key["challenge"].as_str().unwrap())
