@@ -76,7 +76,7 @@ impl AppSettings {
             };
         }
         if let Some(rp_id) = &patch.rp_id {
-            self.rp_id = Some(rp_id.clone()).filter(|r| !r.is_empty());
+            self.rp_id = Some(rp_id.to_ascii_lowercase()).filter(|r| !r.is_empty());
         }
         if let Some(origins) = &patch.webauthn_origins {
             self.webauthn_origins = origins

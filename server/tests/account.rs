@@ -376,6 +376,32 @@ fn a_link_is_refused_when_its_address_was_taken_meanwhile() {
         (409, "identifier_already_exists")
     );
     assert_eq!(me(&server, &alice)["email"], "alice@example.com");
+
+    // Nor does a deactivated user's link open.
+    let id = change(
+        &server,
+        &alice,
+        "phone",
+        json!({"new_phone": "+15555550111"}),
+    );
+    server.admin(
+        "POST",
+        "/admin/apps/demo/users/alice@example.com/deactivate",
+        None,
+    );
+    let r = open_link(&server, "demo", &id);
+    assert_eq!(
+        (r.status, r.error_code().as_str()),
+        (403, "user_not_active")
+    );
+    let user = server.admin("GET", "/admin/apps/demo/users/alice@example.com", None);
+    assert_eq!(user.json()["user"]["phone"], "");
+    let r = server.admin(
+        "GET",
+        "/admin/apps/demo/magic-links?user=nobody@example.com",
+        None,
+    );
+    assert_eq!((r.status, r.error_code().as_str()), (404, "user_not_found"));
 }
 
 #[test]

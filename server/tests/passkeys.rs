@@ -693,7 +693,7 @@ fn rp_id_and_origins_are_per_app_settings() {
         "shop",
         json!({
             "origin": "https://shop.example.com",
-            "rp_id": "example.com",
+            "rp_id": "Example.COM",
             "webauthn_origins": ["https://shop.example.com", "https://www.example.com"]
         }),
     );
