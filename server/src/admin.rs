@@ -55,6 +55,9 @@ fn app_json(state: &SharedState, app: &AppSettings) -> Value {
         "inactivity_timeout": app.inactivity_timeout,
         "origin": state.app_origin(app),
         "issuer": state.issuer(&app.id),
+        "rp_id": crate::passkeys::rp_id(state, app),
+        "webauthn_origins": crate::passkeys::allowed_origins(state, app),
+        "user_metadata_schema": app.user_metadata_schema,
     })
 }
 
@@ -215,12 +218,11 @@ pub async fn get_user(
                         return Ok(None);
                     };
                     let live = store::count_live_sessions(conn, &user.id, now)?;
+                    let user = crate::account::user_json(conn, &app, &user)?;
                     Ok(Some((user, live)))
                 })?
                 .ok_or_else(|| user_not_found(&app.id, &user_key))?;
-            Ok(Json(
-                json!({ "user": user.to_json(), "live_sessions": live }),
-            ))
+            Ok(Json(json!({ "user": user, "live_sessions": live })))
         })
         .await
 }

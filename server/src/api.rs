@@ -38,7 +38,7 @@ pub struct LoginBody {
 }
 
 /// Counts the request, then carries out a pending fault for it, if any.
-async fn before(
+pub(crate) async fn before(
     state: &SharedState,
     app: &str,
     endpoint: Endpoint,
@@ -138,7 +138,7 @@ fn revoke_not_found() -> ApiError {
 }
 
 /// The user of a valid `Authorization: Bearer <jwt>` for this app.
-async fn authenticated_user(
+pub(crate) async fn authenticated_user(
     state: &SharedState,
     app: &AppSettings,
     headers: &HeaderMap,
@@ -198,7 +198,8 @@ pub async fn current_user(
         return Ok(response);
     }
     let user = authenticated_user(&state, &app, &headers).await?;
-    Ok(Json(json!({ "user": user.to_json() })).into_response())
+    let user = crate::account::full_user(&state, &app, user).await?;
+    Ok(Json(json!({ "user": user })).into_response())
 }
 
 /// `POST /v1/apps/{app}/demo/login`: stands in for the Passage element.
@@ -235,13 +236,7 @@ pub async fn demo_login(
 }
 
 fn validate_email(identifier: &str) -> Result<(), ApiError> {
-    let valid = identifier.len() <= MAX_IDENTIFIER_LEN
-        && !identifier
-            .chars()
-            .any(|c| c.is_whitespace() || c.is_control())
-        && identifier.split_once('@').is_some_and(|(local, domain)| {
-            !local.is_empty() && !domain.is_empty() && !domain.contains('@')
-        });
+    let valid = identifier.len() <= MAX_IDENTIFIER_LEN && crate::metadata::valid_email(identifier);
     if valid {
         Ok(())
     } else {

@@ -4,6 +4,7 @@ use std::ffi::OsString;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 
+use crate::account::SocialSeed;
 use crate::admin::UserAction;
 use crate::config::{AppPatch, Overrides, DEMO_APP};
 use crate::server::ServeOptions;
@@ -14,6 +15,9 @@ A local, Passage-compatible authentication API for demos and tests.
 USAGE:
     passage-auth-server [OPTIONS]
     passage-auth-server signout|deactivate|activate [--data DIR] [--app APP] USER
+    passage-auth-server open [--data DIR] [--app APP] MAGIC_LINK_ID
+    passage-auth-server social [--data DIR] [--app APP] USER apple|github|google
+                               [--provider-id ID] [--identifier EMAIL]
 
 OPTIONS:
     --addr ADDR                  Listen address [default: 127.0.0.1:8787]; port 0 picks a free port
@@ -35,6 +39,8 @@ SUBCOMMANDS (work on the data directory, also while the server runs):
     signout      Revoke every refresh token of USER (an id or an email)
     deactivate   Deactivate USER and revoke all their refresh tokens
     activate     Reactivate USER
+    open         Open a magic link (an email or phone change): applies the change
+    social       Add (or replace) a social connection of USER, as if linked at the provider
 ";
 
 pub const DEFAULT_ADDR: SocketAddr =
@@ -49,6 +55,19 @@ pub enum Command {
         data: PathBuf,
         app: String,
         user: String,
+    },
+    /// `open`: opens a magic link, as its recipient would.
+    OpenLink {
+        data: PathBuf,
+        app: String,
+        link: String,
+    },
+    /// `social`: seeds a social connection.
+    Social {
+        data: PathBuf,
+        app: String,
+        user: String,
+        seed: SocialSeed,
     },
     Help,
     Version,
@@ -102,6 +121,11 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String
                 .map_err(|a| format!("argument is not valid UTF-8: {a:?}"))
         })
         .collect::<Result<Vec<_>, _>>()?;
+    match args.first().map(String::as_str) {
+        Some("open") => return parse_account_command(&args[0], Args::new(args[1..].to_vec())),
+        Some("social") => return parse_account_command(&args[0], Args::new(args[1..].to_vec())),
+        _ => {}
+    }
     match args.first().and_then(|name| UserAction::parse(name)) {
         Some(action) => parse_user_command(action, &args[0], Args::new(args[1..].to_vec())),
         None => parse_serve(Args::new(args)),
@@ -174,6 +198,49 @@ fn parse_user_command(action: UserAction, name: &str, mut args: Args) -> Result<
         data,
         app,
         user,
+    })
+}
+
+/// `open [--data DIR] [--app APP] LINK` and
+/// `social [--data DIR] [--app APP] USER TYPE [--provider-id ID] [--identifier EMAIL]`.
+fn parse_account_command(name: &str, mut args: Args) -> Result<Command, String> {
+    let mut data = PathBuf::from(DEFAULT_DATA_DIR);
+    let mut app = DEMO_APP.to_owned();
+    let mut provider_id = None;
+    let mut identifier = None;
+    let mut positional = Vec::new();
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "-h" | "--help" => return Ok(Command::Help),
+            "--data" => data = PathBuf::from(args.value(&arg)?),
+            "--app" => app = args.value(&arg)?,
+            "--provider-id" if name == "social" => provider_id = Some(args.value(&arg)?),
+            "--identifier" if name == "social" => identifier = Some(args.value(&arg)?),
+            flag if flag.starts_with('-') && flag.len() > 1 => {
+                return Err(format!("unexpected argument {flag:?}"))
+            }
+            _ => positional.push(arg.clone()),
+        }
+        args.check_no_value(&arg)?;
+    }
+    if name == "open" {
+        let [link] = <[String; 1]>::try_from(positional)
+            .map_err(|_| "open needs exactly one MAGIC_LINK_ID".to_owned())?;
+        return Ok(Command::OpenLink { data, app, link });
+    }
+    let [user, provider] = <[String; 2]>::try_from(positional)
+        .map_err(|_| "social needs a USER and a TYPE (apple, github or google)".to_owned())?;
+    let seed = SocialSeed {
+        provider,
+        provider_id,
+        provider_identifier: identifier,
+    };
+    seed.validate()?;
+    Ok(Command::Social {
+        data,
+        app,
+        user,
+        seed,
     })
 }
 
@@ -277,6 +344,34 @@ mod tests {
         );
         assert!(parse_strs(&["signout"]).is_err());
         assert!(parse_strs(&["signout", "a", "b"]).is_err());
+    }
+
+    #[test]
+    fn parses_account_commands() {
+        let Command::OpenLink { data, app, link } =
+            parse_strs(&["open", "--data", "d", "ML123", "--app=x"]).unwrap()
+        else {
+            panic!("not open")
+        };
+        assert_eq!(
+            (data, app.as_str(), link.as_str()),
+            (PathBuf::from("d"), "x", "ML123")
+        );
+        let Command::Social {
+            app, user, seed, ..
+        } = parse_strs(&["social", "bob@example.com", "github", "--provider-id", "42"]).unwrap()
+        else {
+            panic!("not social")
+        };
+        assert_eq!(app, "demo");
+        assert_eq!(user, "bob@example.com");
+        assert_eq!(seed.provider, "github");
+        assert_eq!(seed.provider_id.as_deref(), Some("42"));
+        assert!(parse_strs(&["open"]).is_err());
+        assert!(parse_strs(&["open", "a", "b"]).is_err());
+        assert!(parse_strs(&["social", "bob"]).is_err());
+        assert!(parse_strs(&["social", "bob", "myspace"]).is_err());
+        assert!(parse_strs(&["open", "--provider-id", "1", "x"]).is_err());
     }
 
     #[test]

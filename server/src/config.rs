@@ -6,6 +6,8 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use crate::metadata::MetadataField;
+
 pub const DEMO_APP: &str = "demo";
 pub const DEFAULT_ADMIN_KEY: &str = "local-admin-key";
 pub const DEFAULT_AUTH_TOKEN_LIFETIME: u64 = 300;
@@ -30,6 +32,14 @@ pub struct AppSettings {
     /// The app's web origin, first entry of the JWT `aud`; `None` means the
     /// server's own base URL.
     pub origin: Option<String>,
+    /// Passkeys: the WebAuthn RP ID; `None` derives it from the origin
+    /// (see `passkeys::rp_id`).
+    pub rp_id: Option<String>,
+    /// Passkeys: the origins accepted in `clientDataJSON`; empty derives
+    /// them from the origin.
+    pub webauthn_origins: Vec<String>,
+    /// The user-metadata fields the app declares.
+    pub user_metadata_schema: Vec<MetadataField>,
 }
 
 impl AppSettings {
@@ -40,6 +50,9 @@ impl AppSettings {
             session_expiration: DEFAULT_SESSION_EXPIRATION,
             inactivity_timeout: DEFAULT_INACTIVITY_TIMEOUT,
             origin: None,
+            rp_id: None,
+            webauthn_origins: Vec::new(),
+            user_metadata_schema: Vec::new(),
         }
     }
 
@@ -62,6 +75,18 @@ impl AppSettings {
                 Some(origin.trim_end_matches('/').to_owned())
             };
         }
+        if let Some(rp_id) = &patch.rp_id {
+            self.rp_id = Some(rp_id.to_ascii_lowercase()).filter(|r| !r.is_empty());
+        }
+        if let Some(origins) = &patch.webauthn_origins {
+            self.webauthn_origins = origins
+                .iter()
+                .map(|o| o.trim_end_matches('/').to_owned())
+                .collect();
+        }
+        if let Some(schema) = &patch.user_metadata_schema {
+            self.user_metadata_schema = schema.clone();
+        }
     }
 }
 
@@ -74,6 +99,12 @@ pub struct AppPatch {
     pub session_expiration: Option<u64>,
     pub inactivity_timeout: Option<u64>,
     pub origin: Option<String>,
+    /// `""` resets it to the default.
+    pub rp_id: Option<String>,
+    /// `[]` resets them to the default.
+    pub webauthn_origins: Option<Vec<String>>,
+    /// Replaces the whole schema.
+    pub user_metadata_schema: Option<Vec<MetadataField>>,
 }
 
 impl AppPatch {
@@ -95,6 +126,17 @@ impl AppPatch {
             if !origin.is_empty() {
                 validate_origin(origin)?;
             }
+        }
+        if let Some(rp_id) = &self.rp_id {
+            if !rp_id.is_empty() {
+                crate::passkeys::validate_rp_id(rp_id)?;
+            }
+        }
+        for origin in self.webauthn_origins.iter().flatten() {
+            validate_origin(origin)?;
+        }
+        if let Some(schema) = &self.user_metadata_schema {
+            crate::metadata::validate_schema(schema)?;
         }
         Ok(())
     }

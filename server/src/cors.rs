@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use crate::error::ApiError;
 use crate::state::SharedState;
 
-const ALLOW_METHODS: &str = "GET, POST, PUT, DELETE, OPTIONS";
+const ALLOW_METHODS: &str = "GET, POST, PUT, PATCH, DELETE, OPTIONS";
 const ALLOW_HEADERS: &str = "Authorization, Content-Type, Passage-Version";
 const EXPOSE_HEADERS: &str = "Retry-After";
 const MAX_AGE: &str = "600";

@@ -14,7 +14,7 @@ use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 
 pub const DB_FILE: &str = "passage.sqlite3";
 const MAX_IDLE_READERS: usize = 4;
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 3;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS apps (
@@ -60,6 +60,92 @@ CREATE TABLE IF NOT EXISTS refresh_tokens (
 );
 CREATE INDEX IF NOT EXISTS refresh_tokens_by_session ON refresh_tokens (session_id);
 ";
+
+/// Version 3: the signed-in user's account (passage-js's `currentUser`):
+/// profile fields, pending email and phone changes, social connections,
+/// passkeys and their registration ceremonies, and each app's passkey and
+/// metadata settings. It only adds tables, so it applies on top of any
+/// earlier version.
+const SCHEMA_V3: &str = "
+CREATE TABLE IF NOT EXISTS app_account_settings (
+    app_id TEXT PRIMARY KEY REFERENCES apps (id),
+    rp_id TEXT,
+    webauthn_origins TEXT NOT NULL DEFAULT '[]',
+    user_metadata_schema TEXT NOT NULL DEFAULT '[]'
+);
+CREATE TABLE IF NOT EXISTS user_profiles (
+    user_id TEXT PRIMARY KEY REFERENCES users (id),
+    app_id TEXT NOT NULL,
+    phone TEXT NOT NULL DEFAULT '',
+    phone_verified INTEGER NOT NULL DEFAULT 0,
+    user_metadata TEXT NOT NULL DEFAULT '{}'
+);
+CREATE UNIQUE INDEX IF NOT EXISTS user_profiles_phone
+    ON user_profiles (app_id, phone) WHERE phone <> '';
+-- A pending email or phone change; opening the link applies it.
+CREATE TABLE IF NOT EXISTS magic_links (
+    id TEXT PRIMARY KEY,
+    app_id TEXT NOT NULL,
+    user_id TEXT NOT NULL REFERENCES users (id),
+    kind TEXT NOT NULL,
+    new_value TEXT NOT NULL,
+    language TEXT,
+    magic_link_path TEXT,
+    redirect_url TEXT,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    opened_at INTEGER,
+    superseded_at INTEGER
+);
+CREATE INDEX IF NOT EXISTS magic_links_by_user ON magic_links (user_id);
+CREATE TABLE IF NOT EXISTS social_connections (
+    user_id TEXT NOT NULL REFERENCES users (id),
+    provider TEXT NOT NULL,
+    app_id TEXT NOT NULL,
+    provider_id TEXT NOT NULL,
+    provider_identifier TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    last_login_at INTEGER NOT NULL,
+    PRIMARY KEY (user_id, provider)
+);
+-- A started passkey registration: the WebAuthn library's server state,
+-- used once by the finish request of the same user and app.
+CREATE TABLE IF NOT EXISTS passkey_ceremonies (
+    id TEXT PRIMARY KEY,
+    app_id TEXT NOT NULL,
+    user_id TEXT NOT NULL REFERENCES users (id),
+    rp_id TEXT NOT NULL,
+    attachment TEXT NOT NULL,
+    state BLOB NOT NULL,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS passkey_ceremonies_by_user ON passkey_ceremonies (user_id);
+CREATE TABLE IF NOT EXISTS passkeys (
+    id TEXT PRIMARY KEY,
+    app_id TEXT NOT NULL,
+    user_id TEXT NOT NULL REFERENCES users (id),
+    cred_id TEXT NOT NULL,
+    friendly_name TEXT NOT NULL,
+    type TEXT NOT NULL,
+    transports INTEGER NOT NULL,
+    aaguid BLOB NOT NULL,
+    rp_id TEXT NOT NULL,
+    static_state BLOB NOT NULL,
+    dynamic_state BLOB NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    last_login_at INTEGER NOT NULL,
+    usage_count INTEGER NOT NULL DEFAULT 0,
+    UNIQUE (app_id, cred_id)
+);
+CREATE INDEX IF NOT EXISTS passkeys_by_user ON passkeys (user_id);
+";
+
+/// Each step brings the schema up from the version before it: a database
+/// at version N gets every step above N, in order. Steps only create what
+/// is missing, so a step run twice does no harm.
+const MIGRATIONS: &[(i64, &str)] = &[(1, SCHEMA), (3, SCHEMA_V3)];
 
 pub struct Db {
     path: PathBuf,
@@ -154,9 +240,69 @@ fn open_connection(path: &Path, create: bool) -> rusqlite::Result<Connection> {
 
 fn migrate(conn: &Connection) -> rusqlite::Result<()> {
     let version: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
+    for (step, sql) in MIGRATIONS {
+        if version < *step {
+            conn.execute_batch(sql)?;
+        }
+    }
     if version < SCHEMA_VERSION {
-        conn.execute_batch(SCHEMA)?;
         conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp_path() -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("pas-db-{}", crate::util::random_id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir.join("t.sqlite3")
+    }
+
+    fn tables(db: &Db) -> Vec<String> {
+        db.read(|conn| {
+            let mut stmt =
+                conn.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")?;
+            let names = stmt.query_map([], |row| row.get(0))?.collect();
+            names
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn upgrades_a_version_1_database_keeping_its_rows() {
+        let path = temp_path();
+        {
+            let conn = open_connection(&path, true).unwrap();
+            conn.execute_batch(SCHEMA).unwrap();
+            conn.pragma_update(None, "user_version", 1).unwrap();
+            conn.execute(
+                "INSERT INTO users (id, app_id, email, created_at, updated_at)
+                 VALUES ('u1', 'demo', 'a@b.c', 1, 1)",
+                [],
+            )
+            .unwrap();
+        }
+        let db = Db::open(&path).unwrap();
+        let names = tables(&db);
+        for table in ["users", "passkeys", "magic_links", "user_profiles"] {
+            assert!(names.iter().any(|n| n == table), "{table} in {names:?}");
+        }
+        let (version, users): (i64, i64) = db
+            .read(|conn| {
+                Ok((
+                    conn.pragma_query_value(None, "user_version", |r| r.get(0))?,
+                    conn.query_row("SELECT COUNT(*) FROM users", [], |r| r.get(0))?,
+                ))
+            })
+            .unwrap();
+        assert_eq!((version, users), (3, 1));
+        drop(db);
+        // Opening it again changes nothing.
+        let again = Db::open(&path).unwrap();
+        assert_eq!(tables(&again), names);
+        std::fs::remove_dir_all(path.parent().unwrap()).ok();
+    }
 }

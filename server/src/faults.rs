@@ -20,6 +20,9 @@ pub enum Endpoint {
     Currentuser,
     Login,
     Hello,
+    /// Every `/currentuser/...` endpoint below `GET /currentuser`
+    /// (email, phone, passkeys, metadata, social connections).
+    Account,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

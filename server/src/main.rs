@@ -1,5 +1,6 @@
 //! `passage-auth-server`: a local, Passage-compatible authentication API.
 
+mod account;
 mod admin;
 mod api;
 mod cli;
@@ -10,6 +11,8 @@ mod db;
 mod error;
 mod faults;
 mod jwt;
+mod metadata;
+mod passkeys;
 mod server;
 mod state;
 mod static_files;
@@ -45,6 +48,13 @@ fn main() -> ExitCode {
             app,
             user,
         } => user_command(action, &data, &app, &user),
+        Command::OpenLink { data, app, link } => open_command(&data, &app, &link),
+        Command::Social {
+            data,
+            app,
+            user,
+            seed,
+        } => social_command(&data, &app, &user, &seed),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -53,6 +63,50 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The `open` subcommand: opens a magic link, applying its email or phone
+/// change (the server's admin clock shift, if any, does not apply here).
+fn open_command(data: &std::path::Path, app: &str, link: &str) -> Result<(), String> {
+    let db = db::Db::open_existing(&data.join(db::DB_FILE))?;
+    let now = util::system_now();
+    let opened = db
+        .write(|tx| account::open_magic_link(tx, app, link, now))
+        .map_err(|e| format!("database: {e}"))?
+        .map_err(|refusal| {
+            format!(
+                "magic link {link:?} in app {app}: {}",
+                refusal.error().message
+            )
+        })?;
+    println!(
+        "opened magic link {link} in app {app}: the {} of user {} is now {}",
+        opened.kind, opened.user.id, opened.new_value
+    );
+    Ok(())
+}
+
+/// The `social` subcommand: seeds a social connection.
+fn social_command(
+    data: &std::path::Path,
+    app: &str,
+    user: &str,
+    seed: &account::SocialSeed,
+) -> Result<(), String> {
+    let db = db::Db::open_existing(&data.join(db::DB_FILE))?;
+    let now = util::system_now();
+    let (found, created) = db
+        .write(|tx| account::seed_social(tx, app, user, seed, now))
+        .map_err(|e| format!("database: {e}"))?
+        .ok_or_else(|| format!("no user {user:?} in app {app}"))?;
+    println!(
+        "{} {} connection of {} ({}) in app {app}",
+        if created { "added" } else { "replaced" },
+        seed.provider,
+        found.email,
+        found.id
+    );
+    Ok(())
 }
 
 /// The `signout`/`deactivate`/`activate` subcommands, straight on the

@@ -12,7 +12,7 @@ use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::Method;
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, patch, post};
 use axum::{Json, Router};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -28,7 +28,7 @@ use crate::db::{Db, DB_FILE};
 use crate::jwt::Signer;
 use crate::state::{AppState, SharedState};
 use crate::static_files::StaticDirs;
-use crate::{admin, api, cors, error, static_files, store};
+use crate::{account, admin, api, cors, error, passkeys, static_files, store};
 
 /// Request bodies larger than this are refused with 413 (a megabyte-long
 /// value still gets a proper answer from the handler).
@@ -247,6 +247,7 @@ pub fn router(state: SharedState) -> Router {
             post(api::refresh).delete(api::revoke),
         )
         .route("/v1/apps/{app}/currentuser", get(api::current_user))
+        .merge(account_routes())
         .route("/v1/apps/{app}/demo/login", post(api::demo_login))
         .route("/v1/apps/{app}/demo/api/hello", get(api::demo_hello))
         .route("/v1/apps/{app}/.well-known/jwks.json", get(api::jwks));
@@ -254,6 +255,7 @@ pub fn router(state: SharedState) -> Router {
         .route("/admin/apps", get(admin::list_apps))
         .route("/admin/apps/{app}", get(admin::get_app).put(admin::put_app))
         .route("/admin/apps/{app}/users/{user}", get(admin::get_user))
+        .merge(account_admin_routes())
         .route(
             "/admin/apps/{app}/users/{user}/{action}",
             post(admin::user_action),
@@ -281,6 +283,50 @@ pub fn router(state: SharedState) -> Router {
         .layer(middleware::from_fn_with_state(state.clone(), cors::cors))
         .layer(middleware::from_fn(log_requests))
         .with_state(state)
+}
+
+/// The signed-in user's account endpoints (passage-js's `currentUser`).
+fn account_routes() -> Router<SharedState> {
+    let base = "/v1/apps/{app}/currentuser";
+    Router::new()
+        .route(&format!("{base}/email"), patch(account::change_email))
+        .route(&format!("{base}/phone"), patch(account::change_phone))
+        .route(
+            &format!("{base}/user-metadata"),
+            get(account::get_metadata).patch(account::update_metadata),
+        )
+        .route(
+            &format!("{base}/social-connections"),
+            get(account::list_social),
+        )
+        .route(
+            &format!("{base}/social-connections/{{type}}"),
+            delete(account::delete_social),
+        )
+        .route(&format!("{base}/devices"), get(passkeys::list_devices))
+        .route(&format!("{base}/devices/start"), post(passkeys::start))
+        .route(&format!("{base}/devices/finish"), post(passkeys::finish))
+        .route(
+            &format!("{base}/devices/{{device}}"),
+            patch(passkeys::update_device).delete(passkeys::delete_device),
+        )
+}
+
+/// The local stand-ins for the mailbox and the OAuth providers.
+fn account_admin_routes() -> Router<SharedState> {
+    Router::new()
+        .route(
+            "/admin/apps/{app}/magic-links",
+            get(account::admin_list_magic_links),
+        )
+        .route(
+            "/admin/apps/{app}/magic-links/{link}/open",
+            post(account::admin_open_magic_link),
+        )
+        .route(
+            "/admin/apps/{app}/users/{user}/social-connections",
+            post(account::admin_seed_social),
+        )
 }
 
 /// Writes one line per request to stderr: method, path (never the query

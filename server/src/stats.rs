@@ -19,6 +19,8 @@ pub struct Counters {
     pub currentuser: u64,
     pub login: u64,
     pub hello: u64,
+    /// Requests to the account endpoints under `/currentuser/`.
+    pub account: u64,
 }
 
 #[derive(Default)]
@@ -39,6 +41,7 @@ impl Stats {
             Endpoint::Currentuser => c.currentuser += 1,
             Endpoint::Login => c.login += 1,
             Endpoint::Hello => c.hello += 1,
+            Endpoint::Account => c.account += 1,
         });
     }
 

@@ -142,7 +142,7 @@ pub fn upsert_app(conn: &Connection, app: &AppSettings, now: i64) -> rusqlite::R
             now
         ],
     )?;
-    Ok(())
+    crate::account::save_app_settings(conn, app)
 }
 
 pub fn load_apps(conn: &Connection) -> rusqlite::Result<Vec<AppSettings>> {
@@ -158,9 +158,16 @@ pub fn load_apps(conn: &Connection) -> rusqlite::Result<Vec<AppSettings>> {
                 session_expiration: row.get::<_, i64>(2)?.max(1) as u64,
                 inactivity_timeout: row.get::<_, i64>(3)?.max(1) as u64,
                 origin: row.get(4)?,
+                rp_id: None,
+                webauthn_origins: Vec::new(),
+                user_metadata_schema: Vec::new(),
             })
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
+    let mut apps = apps;
+    for app in &mut apps {
+        crate::account::load_app_settings(conn, app)?;
+    }
     Ok(apps)
 }
 
