@@ -4,16 +4,21 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# A 64 KiB stack instead of 1 MiB: nothing in the core recurses deeply (the
-# JSON reader is bounded), and every page would otherwise reserve the rest.
+# A 64 KiB stack instead of 1 MiB: nothing in the client recurses deeply
+# (the JSON reader is bounded), and every page would otherwise reserve the
+# rest.
 RUSTFLAGS="-C link-arg=-zstack-size=65536" \
-  cargo build --release --target wasm32-unknown-unknown -p passage-user --features shipped
+  cargo build --release --target wasm32-unknown-unknown -p passage-user
 rm -rf pkg target/pkg-src
-# The wasm-bindgen glue and the entry's modules, unbundled, stay in
-# target/pkg-src (the simulation tests import them from there).
 wasm-bindgen --target web --no-typescript --out-dir target/pkg-src --out-name passage_user \
   target/wasm32-unknown-unknown/release/passage_user.wasm
 cp pkg-template/*.js target/pkg-src/
+# The Rust side imports PassageError from its copy of errors.js (a
+# wasm-bindgen snippet); the entry exports the same class, so the snippet
+# re-exports the entry's module rather than defining a second class.
+for snippet in target/pkg-src/snippets/*/pkg-template/errors.js; do
+  echo 'export * from "../../../errors.js";' > "$snippet"
+done
 mkdir -p pkg
 
 # The features Rust's wasm32 target emits by default.

@@ -165,7 +165,7 @@ impl<P: Ports> Client<P> {
                 self.publish();
             }
         }
-        self.spawn(|c| async move { c.retry_pending().await });
+        self.retry_pending();
     }
 
     /// The ports, for the API edge.
@@ -345,7 +345,7 @@ impl<P: Ports> Client<P> {
     /// What another tab or the browser says.
     pub fn signal(self: &Rc<Self>, signal: Signal) {
         if signal == Signal::Online {
-            return self.spawn(|c| async move { c.retry_pending().await });
+            return self.retry_pending();
         }
         let unsaved = {
             let mut st = self.st();

@@ -210,27 +210,30 @@ impl<P: Ports> Client<P> {
 
     /// Retries the revocations a sign-out could not confirm, in one tab at
     /// a time: a tab that finds the lock taken leaves the work to its
-    /// holder.
-    pub(super) async fn retry_pending(self: Rc<Self>) {
+    /// holder. (Whether there is any work is decided now, not in a later
+    /// task, when this call's own page may have added some.)
+    pub(super) fn retry_pending(self: &Rc<Self>) {
         if self.store.pending().is_empty() {
             return;
         }
         let Ok(url) = self.app_url(&self.session()) else {
             return;
         };
-        let mut name = String::from("psg_revoke ");
-        name.push_str(&url);
-        let guard = match self.ports.lock(&name, 0).await {
-            Locked::TimedOut => return,
-            Locked::Held { guard, .. } => Some(guard),
-            Locked::Unsupported => None,
-        };
-        // Read again under the lock: the last holder may have done it all.
-        for token in self.store.pending() {
-            self.revoke(&url, &token, true).await;
-        }
-        if let Some(guard) = guard {
-            crate::ports::Guard::release(guard).await;
-        }
+        self.spawn(|c| async move {
+            let mut name = String::from("psg_revoke ");
+            name.push_str(&url);
+            let guard = match c.ports.lock(&name, 0).await {
+                Locked::TimedOut => return,
+                Locked::Held { guard, .. } => Some(guard),
+                Locked::Unsupported => None,
+            };
+            // Read again under the lock: the last holder may have done it all.
+            for token in c.store.pending() {
+                c.revoke(&url, &token, true).await;
+            }
+            if let Some(guard) = guard {
+                crate::ports::Guard::release(guard).await;
+            }
+        });
     }
 }

@@ -139,6 +139,16 @@ impl Policy {
     }
 }
 
+/// A `Retry-After` header in whole seconds, the only form the client
+/// honours (an HTTP date is ignored).
+pub fn parse_retry_after(value: &str) -> Option<u32> {
+    let digits = value.trim();
+    if digits.is_empty() || digits.len() > 9 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
 /// The clock correction to keep after receiving a token issued at `iat`
 /// (unix seconds) at local time `local_now_ms`: server time minus local time,
 /// or 0 when the difference is within rounding and latency.
@@ -181,6 +191,22 @@ mod tests {
         assert_eq!(skew_from_iat(1000, 1_001_999.0), 0.0);
         assert_eq!(skew_from_iat(1000, 1_060_000.0), -60_000.0);
         assert_eq!(skew_from_iat(1100, 1_000_000.0), 100_000.0);
+    }
+
+    #[test]
+    fn retry_after_is_whole_seconds_only() {
+        assert_eq!(parse_retry_after(" 7 "), Some(7));
+        assert_eq!(parse_retry_after("999999999"), Some(999_999_999));
+        for bad in [
+            "",
+            "1.5",
+            "-1",
+            "Wed, 21 Oct 2015 07:28:00 GMT",
+            "1234567890",
+            "+3",
+        ] {
+            assert_eq!(parse_retry_after(bad), None, "{bad}");
+        }
     }
 
     #[test]

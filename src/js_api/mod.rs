@@ -1,177 +1,178 @@
-//! The JavaScript edge: the core's decisions as synchronous calls.
-//!
-//! The package's entry (`pkg-template/`) does the input and output (storage,
-//! `fetch`, Web Locks, other tabs' signals, timers) and asks [`Core`] at each
-//! step: is this token fresh, is this AuthResult or refresh reply usable,
-//! what does this failure mean. Nothing here awaits, so the wasm carries no
-//! futures executor and no browser bindings, and every call returns at once.
-//! Nothing here outlives a call either: the per-session state (the server's
-//! clock offset, the leeway) is the entry's, passed in.
-//!
-//! Absent stored values cross as `""` and `NaN`: fewer shapes of glue than
-//! `Option`s. Errors cross as thrown strings,
-//! `code TAB message [TAB retryAfter]`; the entry turns them into
-//! `PassageError`s.
+//! The only `#[wasm_bindgen]` exports: `PassageUser`, with the JavaScript
+//! names of `index.d.ts`. Values from JavaScript are read with serde here,
+//! errors become `PassageError`s here, and every async method returns a
+//! promise from wasm-bindgen-futures.
 
-use alloc::borrow::ToOwned;
-use alloc::string::String;
+mod options;
 
+use alloc::rc::Rc;
+use core::future::Future;
+
+use js_sys::{Function, Object, Promise, Reflect};
 use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::future_to_promise;
 
-use crate::core::decimal;
+use crate::browser::custom_store::CustomStore;
+use crate::browser::local_store::LocalStore;
+use crate::browser::Browser;
+use crate::client::values::AuthResultFields;
+use crate::client::{Client, MemoryStore};
 use crate::core::error::{Code, Error};
-use crate::core::jwt;
-use crate::core::policy::{skew_from_iat, Failure, Next, Policy};
-use crate::core::session::{RawAuthResult, Session, Status};
+use crate::ports::Store;
+use options::StoreChoice;
 
-/// `status()` for a session that needs a refresh.
-const NEEDS_REFRESH: f64 = -1.0;
-/// `status()` for a session past its absolute end.
-const ENDED: f64 = -2.0;
-/// `status()` for a session with nothing usable.
-const SIGNED_OUT: f64 = -3.0;
-/// `retry()` for a refusal of the refresh token.
-const REFUSED: f64 = -1.0;
+#[wasm_bindgen(module = "/pkg-template/errors.js")]
+extern "C" {
+    /// The package's `Error` subclass (a JavaScript class: Rust cannot
+    /// define one).
+    #[wasm_bindgen(js_name = PassageError)]
+    type JsPassageError;
 
-/// An error as the string the entry parses.
-fn throw(e: Error) -> JsValue {
-    let mut text = String::from(e.code.as_str());
-    text.push('\t');
-    text.push_str(e.message);
-    if let Some(seconds) = e.retry_after {
-        text.push('\t');
-        text.push_str(&decimal(i64::from(seconds)));
-    }
-    JsValue::from_str(&text)
+    #[wasm_bindgen(constructor, js_class = "PassageError")]
+    fn new(code: &str, message: &str, retry_after: Option<u32>) -> JsPassageError;
 }
 
-fn text(s: &str) -> Option<String> {
-    (!s.is_empty()).then(|| s.to_owned())
+/// `e` as the `PassageError` JavaScript sees.
+pub fn to_js(e: Error) -> JsValue {
+    JsPassageError::new(e.code.as_str(), e.message, e.retry_after).into()
 }
 
-fn number(n: f64) -> Option<f64> {
-    (!n.is_nan()).then_some(n)
+fn promise<T: Into<JsValue>>(work: impl Future<Output = Result<T, Error>> + 'static) -> Promise {
+    future_to_promise(async move { work.await.map(Into::into).map_err(to_js) })
 }
 
-/// The policy of SPEC section 5 with the app's `leeway` (ms).
-fn policy(leeway_ms: f64) -> Policy {
-    let mut policy = Policy::default();
-    if leeway_ms.is_finite() {
-        policy.leeway_ms = leeway_ms.clamp(0.0, 3_600_000.0) as i64;
-    }
-    policy
-}
+/// The keys of an AuthResult, in both spellings.
+const AUTH_RESULT_KEYS: [&str; 6] = [
+    "auth_token",
+    "authToken",
+    "refresh_token",
+    "refreshToken",
+    "refresh_token_expiration",
+    "refreshTokenExpiration",
+];
 
-/// What the stored session (auth token, refresh token, end as stored: unix
-/// seconds in decimal) means at local time `now`, with the server's clock
-/// `skew` ms ahead and a `leeway` in ms (`NaN` for the default): the local
-/// time (ms) until which its auth token is fresh, or -1 (needs a refresh),
-/// -2 (ended) or -3 (signed out). With `guard`, `authGuard`'s answer
-/// instead: 1 for a well-formed, unexpired auth token in a session that has
-/// not ended, else 0.
+/// The signed-in user's session.
 #[wasm_bindgen]
-pub fn status(
-    auth: &str,
-    refresh: &str,
-    end: &str,
-    now: f64,
-    skew: f64,
-    leeway: f64,
-    guard: bool,
-) -> f64 {
-    let session = Session::from_stored(text(auth), text(refresh), Some(end));
-    if guard {
-        return f64::from(u8::from(session.is_authenticated(now, skew)));
-    }
-    match session.status(now, skew, &policy(leeway)) {
-        Status::Fresh { until_ms } => until_ms,
-        Status::NeedsRefresh => NEEDS_REFRESH,
-        Status::Ended => ENDED,
-        Status::SignedOut => SIGNED_OUT,
-    }
+pub struct PassageUser {
+    client: Rc<Client<Browser>>,
 }
 
-/// Checks the fields of a login's AuthResult, or with `refreshed` of a
-/// refresh reply (whose refresh token is the reply's or the one used).
-/// (Here an empty string is present, and refused: `undefined` is absent.)
-///
-/// Returns the server clock's offset (ms) to keep from the token's `iat`, or
-/// `NaN` to keep the current one: from a refresh reply, surely new, both
-/// ways; from a login, whose token may be old, only a server ahead of us
-/// (that can only make tokens stale sooner).
 #[wasm_bindgen]
-pub fn check(
-    auth: Option<String>,
-    refresh: Option<String>,
-    end: Option<f64>,
-    now: f64,
-    refreshed: bool,
-) -> Result<f64, JsValue> {
-    let next = Session::from_auth_result(
-        RawAuthResult {
-            auth_token: auth,
-            refresh_token: refresh,
-            refresh_expiration: end,
-        },
-        now,
-    );
-    let next = match next {
-        Ok(next) => next,
-        Err(_) if refreshed => {
-            return Err(throw(Error::new(
-                Code::InvalidResponse,
-                "the refresh reply is not an auth_result",
-            )))
+impl PassageUser {
+    /// A session client; see `index.d.ts` for the options.
+    #[wasm_bindgen(constructor)]
+    pub fn new(options: JsValue) -> Result<PassageUser, JsValue> {
+        let options = options::read(&options).map_err(to_js)?;
+        let timeout = options.client.timeout_ms;
+        let store: alloc::boxed::Box<dyn Store> = match options.store {
+            StoreChoice::Custom(object) => {
+                alloc::boxed::Box::new(CustomStore::new(object, timeout))
+            }
+            StoreChoice::Memory => alloc::boxed::Box::new(MemoryStore::default()),
+            StoreChoice::Local => match LocalStore::open(options.cookie) {
+                Some(local) => alloc::boxed::Box::new(local),
+                None => alloc::boxed::Box::new(MemoryStore::default()),
+            },
+        };
+        let client = Client::new(options.client, Browser::new(), store);
+        client.ports().listen(Rc::downgrade(&client));
+        client.start();
+        Ok(PassageUser { client })
+    }
+
+    /// The auth token; refreshed first when it is stale.
+    #[wasm_bindgen(js_name = getAuthToken)]
+    pub fn get_auth_token(&self) -> Promise {
+        // The hot path: one comparison against what the client published.
+        if let Some(fresh) = self.client.ports().hot.fresh(js_sys::Date::now()) {
+            return fresh;
         }
-        Err(e) => return Err(throw(e)),
-    };
-    Ok(match next.claims().and_then(|c| c.iat) {
-        Some(iat) if refreshed => skew_from_iat(iat, now),
-        Some(iat) => skew_from_iat(iat, now).max(0.0),
-        None => f64::NAN,
-    })
-}
+        let client = self.client.clone();
+        promise(async move { client.get_auth_token().await })
+    }
 
-/// After attempt `attempt` failed with HTTP `status` (0: network, 1:
-/// timeout, 2: a malformed success body) and `Retry-After` seconds (`NaN`
-/// when absent): the ms to wait before the next attempt, or -1 when the
-/// server refused the refresh token. Throws the error to report when it is
-/// time to stop (at once for an attempt past the last).
-#[wasm_bindgen]
-pub fn retry(attempt: u32, status: u16, retry_after: f64, jitter: f64) -> Result<f64, JsValue> {
-    let failure = match status {
-        0 => Failure::Network,
-        1 => Failure::Timeout,
-        2 => Failure::Malformed,
-        s => Failure::Status(s, number(retry_after).map(|s| s as u32)),
-    };
-    match Policy::default().after_failure(attempt, failure, jitter) {
-        Next::RetryIn(ms) => Ok(f64::from(ms)),
-        Next::Refused => Ok(REFUSED),
-        Next::Fail(e) => Err(throw(e)),
+    /// Forces a refresh (joining one in flight) and returns the new token.
+    pub fn refresh(&self) -> Promise {
+        promise(self.client.refresh(true))
+    }
+
+    /// Hands over the AuthResult of a login (its `onSuccess`).
+    #[wasm_bindgen(js_name = setAuthResult)]
+    pub fn set_auth_result(&self, auth_result: JsValue) -> Result<(), JsValue> {
+        if !auth_result.is_object() {
+            return Err(to_js(Error::new(
+                Code::InvalidAuthResult,
+                "expected an AuthResult object with string auth_token (or authToken)",
+            )));
+        }
+        // A copy of the known keys: a getter that throws reads as absent.
+        let copy = Object::new();
+        for key in AUTH_RESULT_KEYS {
+            if let Ok(value) = Reflect::get(&auth_result, &key.into()) {
+                let _ = Reflect::set(&copy, &key.into(), &value);
+            }
+        }
+        let fields: AuthResultFields =
+            serde_wasm_bindgen::from_value(copy.into()).unwrap_or_default();
+        let raw = fields.read().map_err(to_js)?;
+        self.client.set_auth_result(raw).map_err(to_js)
+    }
+
+    /// True when a well-formed, unexpired auth token is stored.
+    #[wasm_bindgen(js_name = authGuard)]
+    pub fn auth_guard(&self) -> Promise {
+        let client = self.client.clone();
+        promise(async move { client.auth_guard().await })
+    }
+
+    /// The current user, or undefined when signed out.
+    #[wasm_bindgen(js_name = userInfo)]
+    pub fn user_info(&self) -> Promise {
+        let client = self.client.clone();
+        promise(async move {
+            let user = client.user_info().await?;
+            Ok(user.map_or(JsValue::UNDEFINED, |u| u.0))
+        })
+    }
+
+    /// Signs out everywhere; true once the server confirmed the revocation.
+    #[wasm_bindgen(js_name = signOut)]
+    pub fn sign_out(&self) -> Promise {
+        let signing_out = self.client.sign_out();
+        promise(async move { Ok(signing_out.await) })
+    }
+
+    /// Calls `listener(event, detail)` on SIGNED_IN, TOKEN_REFRESHED and
+    /// SIGNED_OUT; returns a function that unsubscribes it.
+    #[wasm_bindgen(js_name = onAuthStateChange)]
+    pub fn on_auth_state_change(&self, listener: JsValue) -> Result<JsValue, JsValue> {
+        let Ok(listener) = listener.dyn_into::<Function>() else {
+            return Err(to_js(Error::new(
+                Code::InvalidOptions,
+                "onAuthStateChange needs a function",
+            )));
+        };
+        let listeners = Rc::downgrade(&self.client.ports().listeners);
+        let id = self.client.ports().listeners.add(listener);
+        let off = Closure::<dyn FnMut()>::new(move || {
+            if let Some(listeners) = listeners.upgrade() {
+                listeners.remove(id);
+            }
+        });
+        Ok(off.into_js_value())
+    }
+
+    /// Removes every listener, channel and timer this instance holds; it
+    /// then reads storage on every call instead of handing out a cached
+    /// token.
+    pub fn dispose(&self) {
+        self.client.ports().stop();
+        self.client.dispose();
     }
 }
 
-/// The longest wait for the cross-tab refresh lock with this request
-/// timeout (ms): a holder's every attempt, and then some.
-#[wasm_bindgen(js_name = lockTimeout)]
-pub fn lock_timeout(timeout_ms: u32) -> u32 {
-    Policy {
-        timeout_ms,
-        ..Policy::default()
-    }
-    .lock_timeout_ms()
-}
-
-/// A claim of an auth token, when it is a JWT that has it: `"sub"` (the
-/// user id), `"exp"` (unix seconds) or `"app"` (the app id named by `aud`,
-/// else `iss`, as passage-js derives it).
-#[wasm_bindgen]
-pub fn claim(token: &str, name: &str) -> Option<String> {
-    let claims = jwt::decode(token).ok()?;
-    match name {
-        "sub" => claims.sub,
-        "exp" => Some(decimal(claims.exp)),
-        _ => claims.app_id,
+impl Drop for PassageUser {
+    fn drop(&mut self) {
+        self.dispose();
     }
 }

@@ -1,0 +1,180 @@
+//! `localStorage` under passage-js's keys (gloo-storage's raw access), and
+//! the `psg_auth_token` cookie mirror of the auth token.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use gloo_storage::{LocalStorage, Storage};
+use wasm_bindgen::JsCast;
+use web_sys::HtmlDocument;
+
+use crate::client::values::Field;
+use crate::core::decimal;
+use crate::core::error::{Code, Error};
+use crate::core::session::Session;
+use crate::ports::{Io, Store};
+
+const AUTH_TOKEN: &str = "psg_auth_token";
+const REFRESH_TOKEN: &str = "psg_refresh_token";
+const REFRESH_EXPIRATION: &str = "psg_refresh_token_expiration";
+/// Refresh tokens still to revoke: a JSON array of strings.
+pub const PENDING_REVOCATION: &str = "psg_pending_revocation";
+/// Pending revocations read at most.
+const MAX_PENDING: usize = 16;
+const MAX_REFRESH_TOKEN: usize = 4096;
+
+fn storage_error(message: &'static str) -> Error {
+    Error::new(Code::Storage, message)
+}
+
+/// The session in `localStorage`, optionally mirrored into a cookie.
+pub struct LocalStore {
+    cookie: bool,
+}
+
+impl LocalStore {
+    /// `localStorage`, where there is one and the page may use it (not in
+    /// Safari's private mode, a sandboxed frame, a worker or Node).
+    pub fn open(cookie: bool) -> Option<LocalStore> {
+        // gloo-storage throws when there is no window or storage: ask first.
+        let storage = web_sys::window()?.local_storage().ok()??;
+        drop(storage);
+        Some(LocalStore { cookie })
+    }
+
+    fn write(&self, s: &Session) -> Result<(), Error> {
+        let storage = LocalStorage::raw();
+        let end = s.refresh_expiration().map(decimal);
+        // The refresh token first: a reader that sees the new auth token must
+        // never pair it with the refresh token it replaced.
+        for (key, value) in [
+            (REFRESH_TOKEN, s.refresh_token()),
+            (REFRESH_EXPIRATION, end.as_deref()),
+            (AUTH_TOKEN, s.auth_token()),
+        ] {
+            match value {
+                Some(value) => storage.set_item(key, value).map_err(|_| {
+                    storage_error("localStorage refused a write (full or disabled)")
+                })?,
+                None => LocalStorage::delete(key),
+            }
+        }
+        Ok(())
+    }
+
+    fn remove(&self, mirror: bool) {
+        for key in [AUTH_TOKEN, REFRESH_TOKEN, REFRESH_EXPIRATION] {
+            LocalStorage::delete(key);
+        }
+        if mirror {
+            set_cookie(None);
+        }
+    }
+}
+
+impl Store for LocalStore {
+    fn is_sync(&self) -> bool {
+        true
+    }
+
+    fn load(&self) -> Io<Result<Session, Error>> {
+        let storage = LocalStorage::raw();
+        let read = |key| storage.get_item(key);
+        Io::Now(
+            match (
+                read(AUTH_TOKEN),
+                read(REFRESH_TOKEN),
+                read(REFRESH_EXPIRATION),
+            ) {
+                (Ok(a), Ok(r), Ok(e)) => Ok(Session::from_stored(a, r, e.as_deref())),
+                _ => Err(storage_error("localStorage refused a read")),
+            },
+        )
+    }
+
+    fn save(&self, s: &Session) -> Io<Result<(), Error>> {
+        if s.is_empty() {
+            return self.clear();
+        }
+        let mut outcome = self.write(s);
+        if outcome.is_err() {
+            // Full: our own keys may be what fills it. Never leave a refresh
+            // token that this session has rotated away where another tab
+            // could reuse it: clear, and try once more.
+            self.remove(false);
+            outcome = self.write(s);
+            if outcome.is_err() {
+                self.remove(false);
+            }
+        }
+        if self.cookie {
+            set_cookie(outcome.is_ok().then(|| s.auth_token()).flatten());
+        }
+        Io::Now(outcome)
+    }
+
+    fn clear(&self) -> Io<Result<(), Error>> {
+        self.remove(self.cookie);
+        Io::Now(Ok(()))
+    }
+
+    fn pending(&self) -> Vec<String> {
+        let Ok(Some(text)) = LocalStorage::raw().get_item(PENDING_REVOCATION) else {
+            return Vec::new();
+        };
+        let Ok(value) = js_sys::JSON::parse(&text) else {
+            return Vec::new();
+        };
+        let tokens: Vec<Field<String>> = serde_wasm_bindgen::from_value(value).unwrap_or_default();
+        tokens
+            .into_iter()
+            .filter_map(|t| match t {
+                Field::Value(t) if !t.is_empty() && t.len() <= MAX_REFRESH_TOKEN => Some(t),
+                _ => None,
+            })
+            .take(MAX_PENDING)
+            .collect()
+    }
+
+    fn set_pending(&self, tokens: &[String]) {
+        if tokens.is_empty() {
+            LocalStorage::delete(PENDING_REVOCATION);
+            return;
+        }
+        let text = serde_wasm_bindgen::to_value(tokens)
+            .ok()
+            .and_then(|v| js_sys::JSON::stringify(&v).ok())
+            .and_then(|s| s.as_string());
+        if let Some(text) = text {
+            // Not kept when full: the revocation is still tried now.
+            let _ = LocalStorage::raw().set_item(PENDING_REVOCATION, &text);
+        }
+    }
+}
+
+/// Mirrors the auth token into the `psg_auth_token` cookie (`Path=/`,
+/// `SameSite=Lax`, `Secure` but on plain-http localhost), or deletes it.
+fn set_cookie(token: Option<&str>) {
+    let Some(window) = web_sys::window() else {
+        return;
+    };
+    let Some(document) = window
+        .document()
+        .and_then(|d| d.dyn_into::<HtmlDocument>().ok())
+    else {
+        return;
+    };
+    let location = window.location();
+    let plain_localhost = location.protocol().is_ok_and(|p| p == "http:")
+        && location
+            .hostname()
+            .is_ok_and(|h| matches!(h.as_str(), "localhost" | "127.0.0.1" | "[::1]"));
+    let mut cookie = String::from("psg_auth_token=");
+    cookie.push_str(token.unwrap_or("; Max-Age=0"));
+    cookie.push_str("; Path=/; SameSite=Lax");
+    if !plain_localhost {
+        cookie.push_str("; Secure");
+    }
+    // A sandboxed document without cookies refuses: nothing to mirror.
+    let _ = document.set_cookie(&cookie);
+}

@@ -1,0 +1,240 @@
+//! The ports in a browser, one small adapter each: gloo-storage for
+//! `localStorage`, gloo-net for requests, web-sys for Web Locks, the
+//! `BroadcastChannel`, events and cookies, js-sys for the clock, timers and
+//! promises. Adapters hold no decisions; those are the client's and the
+//! core's.
+
+pub mod custom_store;
+pub mod http;
+pub mod local_store;
+pub mod locks;
+pub mod signals;
+pub mod timers;
+
+use alloc::rc::{Rc, Weak};
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::cell::{Cell, RefCell};
+use core::future::Future;
+
+use js_sys::{Function, Promise, Reflect};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use wasm_bindgen::JsValue;
+use web_sys::BroadcastChannel;
+
+use crate::client::Client;
+use crate::ports::{Detail, Event, Json, Locked, Ports, Reply, Request, SendError, Signal};
+use signals::Signals;
+
+/// A JSON value parsed by the browser.
+pub struct JsJson(pub JsValue);
+
+impl Json for JsJson {
+    fn decode<T: DeserializeOwned>(self) -> Option<T> {
+        serde_wasm_bindgen::from_value(self.0).ok()
+    }
+
+    fn object(self, key: &str) -> Option<Self> {
+        let value = Reflect::get(&self.0, &key.into()).ok()?;
+        value.is_object().then_some(JsJson(value))
+    }
+}
+
+/// What the API edge hands out without calling in: the fresh token as an
+/// already-resolved promise, made once per token, and until when.
+#[derive(Default)]
+pub struct Hot {
+    token: RefCell<Option<String>>,
+    promise: RefCell<Option<Promise>>,
+    until: Cell<f64>,
+}
+
+impl Hot {
+    /// The promise of the fresh token, while local time `now` is before its
+    /// end.
+    pub fn fresh(&self, now: f64) -> Option<Promise> {
+        if now < self.until.get() {
+            self.promise.borrow().clone()
+        } else {
+            None
+        }
+    }
+
+    fn set(&self, token: Option<&str>, until: f64) {
+        if self.token.borrow().as_deref() != token {
+            *self.token.borrow_mut() = token.map(String::from);
+            *self.promise.borrow_mut() = token.map(|t| Promise::resolve(&JsValue::from_str(t)));
+        }
+        self.until.set(until);
+    }
+}
+
+/// The app's auth-state listeners.
+#[derive(Default)]
+pub struct Listeners {
+    list: RefCell<Vec<(u32, Function)>>,
+    next: Cell<u32>,
+}
+
+impl Listeners {
+    /// Adds `listener`; answers its id.
+    pub fn add(&self, listener: Function) -> u32 {
+        let id = self.next.get();
+        self.next.set(id.wrapping_add(1));
+        self.list.borrow_mut().push((id, listener));
+        id
+    }
+
+    /// Removes listener `id`.
+    pub fn remove(&self, id: u32) {
+        self.list.borrow_mut().retain(|(i, _)| *i != id);
+    }
+
+    /// Calls every listener, as DOM events do: one removed meanwhile (by an
+    /// earlier listener) is not called. A listener that throws is reported
+    /// as an uncaught error would be, and the others still run.
+    fn emit(&self, event: Event, detail: &Detail) {
+        let detail = serde_wasm_bindgen::to_value(detail).unwrap_or(JsValue::UNDEFINED);
+        let event = JsValue::from_str(event.as_str());
+        let ids: Vec<u32> = self.list.borrow().iter().map(|(id, _)| *id).collect();
+        for id in ids {
+            let listener = self
+                .list
+                .borrow()
+                .iter()
+                .find(|(i, _)| *i == id)
+                .map(|(_, f)| f.clone());
+            if let Some(listener) = listener {
+                if let Err(error) = listener.call2(&JsValue::UNDEFINED, &event, &detail) {
+                    report(error);
+                }
+            }
+        }
+    }
+}
+
+/// Reports `error` the way an uncaught one would be (`reportError`), else
+/// as an unhandled rejection.
+fn report(error: JsValue) {
+    let global = js_sys::global();
+    match Reflect::get(&global, &"reportError".into())
+        .map(wasm_bindgen::JsCast::dyn_into::<Function>)
+    {
+        Ok(Ok(report_error)) => {
+            let _ = report_error.call1(&global, &error);
+        }
+        _ => {
+            let _ = Promise::reject(&error);
+        }
+    }
+}
+
+/// The ports in this browser.
+pub struct Browser {
+    /// What the API edge hands out.
+    pub hot: Rc<Hot>,
+    /// The app's listeners.
+    pub listeners: Rc<Listeners>,
+    channel: Option<BroadcastChannel>,
+    signals: RefCell<Option<Signals>>,
+}
+
+impl Browser {
+    /// The ports; the channel is opened only where there is a window.
+    pub fn new() -> Browser {
+        let window = web_sys::window();
+        Browser {
+            hot: Rc::default(),
+            listeners: Rc::default(),
+            channel: signals::channel(window.as_ref()),
+            signals: RefCell::new(None),
+        }
+    }
+
+    /// Starts telling `client` what other tabs and the browser say (where
+    /// there is a window: not in workers or Node).
+    pub fn listen(&self, client: Weak<Client<Browser>>) {
+        if let Some(window) = web_sys::window() {
+            let signals = Signals::listen(window, self.channel.clone(), client, |c, s| c.signal(s));
+            *self.signals.borrow_mut() = Some(signals);
+        }
+    }
+
+    /// Removes every listener and closes the channel.
+    pub fn stop(&self) {
+        if let Some(signals) = self.signals.borrow_mut().take() {
+            signals.stop();
+        }
+    }
+}
+
+impl Default for Browser {
+    fn default() -> Self {
+        Browser::new()
+    }
+}
+
+impl Ports for Browser {
+    type Json = JsJson;
+    type Guard = locks::WebLock;
+
+    fn now(&self) -> f64 {
+        js_sys::Date::now()
+    }
+
+    fn random(&self) -> f64 {
+        js_sys::Math::random()
+    }
+
+    fn online(&self) -> bool {
+        // `navigator.onLine`, in windows and workers alike.
+        Reflect::get(&js_sys::global(), &"navigator".into())
+            .and_then(|n| Reflect::get(&n, &"onLine".into()))
+            .map_or(true, |online| online.as_bool() != Some(false))
+    }
+
+    fn sleep(&self, ms: u32) -> impl Future<Output = ()> + 'static {
+        timers::sleep(ms)
+    }
+
+    fn send(
+        &self,
+        request: Request,
+    ) -> impl Future<Output = Result<Reply<JsJson>, SendError>> + 'static {
+        http::send(request)
+    }
+
+    fn to_json<T: Serialize + ?Sized>(&self, value: &T) -> Option<String> {
+        let value = serde_wasm_bindgen::to_value(value).ok()?;
+        js_sys::JSON::stringify(&value).ok()?.as_string()
+    }
+
+    fn lock(
+        &self,
+        name: &str,
+        timeout_ms: u32,
+    ) -> impl Future<Output = Locked<locks::WebLock>> + 'static {
+        let name = String::from(name);
+        async move { locks::lock(&name, timeout_ms).await }
+    }
+
+    fn post(&self, signal: Signal) {
+        if let (Some(channel), Some(message)) = (&self.channel, signals::message(signal)) {
+            // A closed channel (after dispose) refuses: nothing to tell.
+            let _ = channel.post_message(&JsValue::from_str(message));
+        }
+    }
+
+    fn spawn(&self, task: impl Future<Output = ()> + 'static) {
+        wasm_bindgen_futures::spawn_local(task);
+    }
+
+    fn publish(&self, token: Option<&str>, fresh_until: f64) {
+        self.hot.set(token, fresh_until);
+    }
+
+    fn emit(&self, event: Event, detail: &Detail) {
+        self.listeners.emit(event, detail);
+    }
+}

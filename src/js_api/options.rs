@@ -1,0 +1,184 @@
+//! The constructor's options, read with serde from a copy of the app's
+//! object (a getter that throws, or a proxy, cannot reach the reader).
+//! serde-wasm-bindgen ignores `deny_unknown_fields`, so unknown keys are
+//! checked here against the object's own keys.
+
+use alloc::string::String;
+
+use js_sys::{Array, Object, Reflect};
+use serde::Deserialize;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+
+use crate::client::values::Field;
+use crate::core::error::{Code, Error};
+
+/// Every option, in the order the error message names them.
+const KNOWN: [&str; 6] = [
+    "appId",
+    "authOrigin",
+    "tokenStore",
+    "leeway",
+    "timeoutInSeconds",
+    "authTokenCookie",
+];
+const STORE_METHODS: [&str; 4] = [
+    "getAuthToken",
+    "getRefreshToken",
+    "setTokens",
+    "clearTokens",
+];
+
+#[wasm_bindgen]
+extern "C" {
+    /// `Object.keys`, which a proxy can make throw.
+    #[wasm_bindgen(catch, js_namespace = Object, js_name = keys)]
+    fn own_keys(object: &JsValue) -> Result<Array, JsValue>;
+}
+
+fn invalid(message: &'static str) -> Error {
+    Error::new(Code::InvalidOptions, message)
+}
+
+/// The options as read.
+#[derive(Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+struct Raw {
+    app_id: Field<String>,
+    auth_origin: Field<String>,
+    leeway: Field<f64>,
+    timeout_in_seconds: Field<f64>,
+    auth_token_cookie: Field<bool>,
+}
+
+/// Where the session is kept.
+pub enum StoreChoice {
+    /// `localStorage` (memory where it is unavailable).
+    Local,
+    /// Memory only.
+    Memory,
+    /// The app's object.
+    Custom(Object),
+}
+
+/// The options, validated.
+pub struct Options {
+    /// The client's settings.
+    pub client: crate::client::Options,
+    /// Mirror the auth token into a cookie.
+    pub cookie: bool,
+    /// The store.
+    pub store: StoreChoice,
+}
+
+/// `object[key]`, or undefined when reading it throws.
+fn get(object: &JsValue, key: &str) -> JsValue {
+    Reflect::get(object, &key.into()).unwrap_or(JsValue::UNDEFINED)
+}
+
+/// A number option: absent, or finite.
+fn number(field: Field<f64>, message: &'static str) -> Result<Option<f64>, Error> {
+    match field {
+        Field::Absent => Ok(None),
+        Field::Value(n) if n.is_finite() => Ok(Some(n)),
+        _ => Err(invalid(message)),
+    }
+}
+
+/// `scheme://host[:port]`, with nothing after it but an optional slash.
+fn origin(value: &str) -> Option<String> {
+    let value = value.strip_suffix('/').unwrap_or(value);
+    let rest = value
+        .strip_prefix("https://")
+        .or_else(|| value.strip_prefix("http://"))?;
+    let host_ok = !rest.is_empty()
+        && rest
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b".:[]-".contains(&b));
+    host_ok.then(|| String::from(value))
+}
+
+/// Reads and checks the constructor's `options` (undefined or null for
+/// every default).
+pub fn read(options: &JsValue) -> Result<Options, Error> {
+    let copy = Object::new();
+    if !options.is_undefined() && !options.is_null() {
+        if !options.is_object() && !options.is_function() {
+            return Err(invalid("options must be an object"));
+        }
+        let keys = own_keys(options).map_err(|_| invalid("options must be an object"))?;
+        for key in keys.iter() {
+            if let Some(key) = key.as_string() {
+                if !KNOWN.contains(&key.as_str()) {
+                    return Err(invalid(
+                        "unknown option: expected appId, authOrigin, tokenStore, leeway, timeoutInSeconds, authTokenCookie",
+                    ));
+                }
+            }
+        }
+        for key in KNOWN {
+            let _ = Reflect::set(&copy, &key.into(), &get(options, key));
+        }
+    }
+    let token_store = get(&copy, "tokenStore");
+    let raw: Raw = serde_wasm_bindgen::from_value(copy.into()).unwrap_or_default();
+    let app_id = match raw.app_id {
+        Field::Absent => None,
+        Field::Value(id) if !id.is_empty() && id.chars().count() <= 256 => Some(id),
+        Field::Value(_) => return Err(invalid("appId must be 1 to 256 characters")),
+        Field::Wrong => return Err(invalid("appId must be a string")),
+    };
+    let auth_origin = match raw.auth_origin {
+        Field::Absent => String::from("https://auth.passage.id"),
+        Field::Value(o) => origin(&o).ok_or(invalid(
+            "authOrigin must be an http(s) origin such as https://auth.passage.id",
+        ))?,
+        Field::Wrong => return Err(invalid("authOrigin must be a string")),
+    };
+    let leeway = number(raw.leeway, "leeway must be a number of seconds")?;
+    if leeway.is_some_and(|l| !(0.0..=3600.0).contains(&l)) {
+        return Err(invalid("leeway must be between 0 and 3600 seconds"));
+    }
+    let timeout = number(raw.timeout_in_seconds, "timeoutInSeconds must be a number")?;
+    if timeout.is_some_and(|t| !(0.1..=300.0).contains(&t)) {
+        return Err(invalid("timeoutInSeconds must be between 0.1 and 300"));
+    }
+    let cookie = match raw.auth_token_cookie {
+        Field::Absent => true,
+        Field::Value(b) => b,
+        Field::Wrong => return Err(invalid("authTokenCookie must be a boolean")),
+    };
+    let store = if token_store.is_undefined() || token_store.is_null() {
+        StoreChoice::Local
+    } else if token_store.is_object() {
+        if STORE_METHODS
+            .iter()
+            .any(|m| !get(&token_store, m).is_function())
+        {
+            return Err(invalid(
+                "a tokenStore object needs the methods getAuthToken, getRefreshToken, setTokens, clearTokens",
+            ));
+        }
+        StoreChoice::Custom(token_store.unchecked_into())
+    } else {
+        match token_store.as_string().as_deref() {
+            Some("localStorage") => StoreChoice::Local,
+            Some("memory") => StoreChoice::Memory,
+            _ => {
+                return Err(invalid(
+                    "tokenStore must be \"localStorage\", \"memory\" or a store object",
+                ))
+            }
+        }
+    };
+    Ok(Options {
+        client: crate::client::Options {
+            app_id,
+            auth_origin,
+            leeway_ms: leeway.map(|l| (l * 1000.0) as i64),
+            timeout_ms: (timeout.unwrap_or(10.0) * 1000.0).round() as u32,
+        },
+        cookie,
+        store,
+    })
+}
