@@ -19,3 +19,7 @@ pub mod ports;
 pub mod browser;
 #[cfg(target_arch = "wasm32")]
 pub mod js_api;
+
+#[cfg(target_arch = "wasm32")]
+#[global_allocator]
+static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();

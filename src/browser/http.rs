@@ -1,11 +1,12 @@
-//! Requests to the auth server on gloo-net, each aborted after its timeout
-//! through an `AbortController`. The sign-out's revocation must outlive the
-//! page (`keepalive`), which gloo-net's builder cannot ask for: it is built
-//! as a web-sys `Request` and sent through gloo-net's `From` for it.
+//! Requests to the auth server, sent by gloo-net, each aborted after its
+//! timeout through an `AbortController`. The sign-out's revocation must
+//! outlive the page (`keepalive`), which gloo-net's builder cannot ask for:
+//! requests are built as web-sys `Request`s and handed to gloo-net through
+//! its `From` for them.
 
 use alloc::string::String;
 
-use gloo_net::http::{Method as HttpMethod, Request as GlooRequest, RequestBuilder};
+use gloo_net::http::Request as GlooRequest;
 use js_sys::{Function, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{AbortController, RequestInit};
@@ -15,42 +16,38 @@ use super::JsJson;
 use crate::core::policy::parse_retry_after;
 use crate::ports::{Method, Reply, Request, SendError};
 
-fn method(m: Method) -> HttpMethod {
+fn method(m: Method) -> &'static str {
     match m {
-        Method::Get => HttpMethod::GET,
-        Method::Post => HttpMethod::POST,
-        Method::Patch => HttpMethod::PATCH,
-        Method::Put => HttpMethod::PUT,
-        Method::Delete => HttpMethod::DELETE,
+        Method::Get => "GET",
+        Method::Post => "POST",
+        Method::Patch => "PATCH",
+        Method::Put => "PUT",
+        Method::Delete => "DELETE",
     }
 }
 
-/// The request as gloo-net sends it, carrying `signal`.
+/// The request as gloo-net sends it, carrying `signal`: built as a web-sys
+/// `Request` (gloo-net's builder cannot ask for `keepalive`, and parses the
+/// URL again to merge query strings we never have).
 fn build(request: &Request, signal: &web_sys::AbortSignal) -> Result<GlooRequest, JsValue> {
+    let init = RequestInit::new();
+    init.set_method(method(request.method));
+    init.set_signal(Some(signal));
     if request.keepalive {
-        let init = RequestInit::new();
-        init.set_method(method(request.method).as_str());
-        init.set_signal(Some(signal));
         Reflect::set(&init, &"keepalive".into(), &JsValue::TRUE)?;
-        let raw = web_sys::Request::new_with_str_and_init(&request.url, &init)?;
-        if let Some(token) = &request.bearer {
-            raw.headers().set("Authorization", &bearer(token))?;
-        }
-        return Ok(GlooRequest::from(raw));
     }
-    let mut builder = RequestBuilder::new(&request.url)
-        .method(method(request.method))
-        .abort_signal(Some(signal));
+    if let Some(body) = &request.body {
+        init.set_body(&JsValue::from_str(body));
+    }
+    let raw = web_sys::Request::new_with_str_and_init(&request.url, &init)?;
+    let headers = raw.headers();
+    if request.body.is_some() {
+        headers.set("Content-Type", "application/json")?;
+    }
     if let Some(token) = &request.bearer {
-        builder = builder.header("Authorization", &bearer(token));
+        headers.set("Authorization", &bearer(token))?;
     }
-    let built = match &request.body {
-        Some(body) => builder
-            .header("Content-Type", "application/json")
-            .body(body.as_str()),
-        None => builder.build(),
-    };
-    built.map_err(|_| JsValue::NULL)
+    Ok(GlooRequest::from(raw))
 }
 
 fn bearer(token: &str) -> String {
