@@ -7,7 +7,8 @@ export type PassageErrorCode =
   | "invalid_response"
   | "invalid_auth_result"
   | "storage"
-  | "invalid_options";
+  | "invalid_options"
+  | "unsupported";
 
 /** Every failure of the library: a real `Error` with a stable `code`. */
 export declare class PassageError extends Error {
@@ -67,8 +68,14 @@ export interface PassageUserOptions {
   tokenStore?: "localStorage" | "memory" | TokenStore;
   /** Seconds before `exp` at which a token counts as stale (at most a tenth of its lifetime). Default 10. */
   leeway?: number;
-  /** Timeout of each request to the auth server, in seconds. Default 10. */
-  timeoutInSeconds?: number;
+  /**
+   * Timeout of each request to the auth server, in seconds (0.1 to 300).
+   * Default 10. It bounds each request, not the whole call: a refresh makes
+   * at most 3 attempts with backoff, after waiting at most 4 times this for
+   * another tab's refresh (see the README). The old name `timeoutInSeconds`
+   * is refused with `invalid_options`.
+   */
+  requestTimeoutInSeconds?: number;
   /** Mirror the auth token into the `psg_auth_token` cookie (default store only). Default true. */
   authTokenCookie?: boolean;
 }
@@ -178,8 +185,18 @@ export declare class PassageUser {
    * instance.
    */
   axiosInterceptor<C extends AxiosLikeConfig>(instance: AxiosLike<C>, options: ApiOriginOptions): () => void;
-  /** Subscribes to auth events; returns the unsubscribe function. */
+  /**
+   * Subscribes to auth events; returns the unsubscribe function. A listener
+   * removed while an event is being delivered is not called for it.
+   */
   onAuthStateChange(listener: (event: AuthEvent, detail: AuthEventDetail) => void): () => void;
+  /**
+   * Removes every listener, channel and timer this instance holds, so that a
+   * page can replace its PassageUser without leaking it. The instance keeps
+   * working, reading storage on every call instead of listening to other
+   * tabs; auth events are no longer delivered.
+   */
+  dispose(): void;
 }
 
 /** The names of the auth events. */

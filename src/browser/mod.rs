@@ -91,6 +91,11 @@ impl Listeners {
         self.list.borrow_mut().retain(|(i, _)| *i != id);
     }
 
+    /// Removes every listener.
+    pub fn clear(&self) {
+        self.list.borrow_mut().clear();
+    }
+
     /// Calls every listener, as DOM events do: one removed meanwhile (by an
     /// earlier listener) is not called. A listener that throws is reported
     /// as an uncaught error would be, and the others still run.
@@ -161,11 +166,13 @@ impl Browser {
         }
     }
 
-    /// Removes every listener and closes the channel.
+    /// Removes every listener (the page's and the app's) and closes the
+    /// channel.
     pub fn stop(&self) {
         if let Some(signals) = self.signals.borrow_mut().take() {
             signals.stop();
         }
+        self.listeners.clear();
     }
 }
 

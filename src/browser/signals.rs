@@ -16,7 +16,10 @@ const CHANNEL: &str = "psg_session";
 
 /// The channel, opened where there is a window.
 pub fn channel(window: Option<&Window>) -> Option<BroadcastChannel> {
-    window.and(BroadcastChannel::new(CHANNEL).ok())
+    // Not in Node or a worker: an open channel keeps Node's event loop
+    // alive, and there is no storage for other tabs to change.
+    window?;
+    BroadcastChannel::new(CHANNEL).ok()
 }
 
 /// The message for a signal on the channel.

@@ -19,7 +19,7 @@ const KNOWN: [&str; 6] = [
     "authOrigin",
     "tokenStore",
     "leeway",
-    "timeoutInSeconds",
+    "requestTimeoutInSeconds",
     "authTokenCookie",
 ];
 const STORE_METHODS: [&str; 4] = [
@@ -47,7 +47,7 @@ struct Raw {
     app_id: Field<String>,
     auth_origin: Field<String>,
     leeway: Field<f64>,
-    timeout_in_seconds: Field<f64>,
+    request_timeout_in_seconds: Field<f64>,
     auth_token_cookie: Field<bool>,
 }
 
@@ -109,9 +109,14 @@ pub fn read(options: &JsValue) -> Result<Options, Error> {
         let keys = own_keys(options).map_err(|_| invalid("options must be an object"))?;
         for key in keys.iter() {
             if let Some(key) = key.as_string() {
+                if key == "timeoutInSeconds" {
+                    return Err(invalid(
+                        "timeoutInSeconds is now requestTimeoutInSeconds: it bounds each request to the auth server, not the whole call",
+                    ));
+                }
                 if !KNOWN.contains(&key.as_str()) {
                     return Err(invalid(
-                        "unknown option: expected appId, authOrigin, tokenStore, leeway, timeoutInSeconds, authTokenCookie",
+                        "unknown option: expected appId, authOrigin, tokenStore, leeway, requestTimeoutInSeconds, authTokenCookie",
                     ));
                 }
             }
@@ -139,9 +144,14 @@ pub fn read(options: &JsValue) -> Result<Options, Error> {
     if leeway.is_some_and(|l| !(0.0..=3600.0).contains(&l)) {
         return Err(invalid("leeway must be between 0 and 3600 seconds"));
     }
-    let timeout = number(raw.timeout_in_seconds, "timeoutInSeconds must be a number")?;
+    let timeout = number(
+        raw.request_timeout_in_seconds,
+        "requestTimeoutInSeconds must be a number",
+    )?;
     if timeout.is_some_and(|t| !(0.1..=300.0).contains(&t)) {
-        return Err(invalid("timeoutInSeconds must be between 0.1 and 300"));
+        return Err(invalid(
+            "requestTimeoutInSeconds must be between 0.1 and 300",
+        ));
     }
     let cookie = match raw.auth_token_cookie {
         Field::Absent => true,

@@ -484,7 +484,7 @@ describe("a custom store that fails while a refresh writes", () => {
         async ([authResult, stale, mode]) => {
           // The store's timeout is the request timeout: long enough for a
           // refresh on a loaded machine, short enough to bound a hang.
-          window.user = window.make({ tokenStore: window.store, timeoutInSeconds: 2 });
+          window.user = window.make({ tokenStore: window.store, requestTimeoutInSeconds: 2 });
           window.user.setAuthResult({ ...authResult, auth_token: stale });
           await new Promise((ok) => setTimeout(ok, 50));
           window.storeMode.setTokens = mode;
@@ -540,7 +540,7 @@ describe("a custom store that fails while a refresh writes", () => {
       await installFlakyStore(t.page);
       const r = await t.page.evaluate(
         async ([authResult, mode]) => {
-          const user = window.make({ tokenStore: window.store, timeoutInSeconds: 2 });
+          const user = window.make({ tokenStore: window.store, requestTimeoutInSeconds: 2 });
           user.setAuthResult(authResult);
           await new Promise((ok) => setTimeout(ok, 50));
           window.storeMode.clearTokens = mode;

@@ -200,8 +200,10 @@ describe("options", () => {
       { tokenStore: 3 },
       { leeway: "10" },
       { leeway: -1 },
-      { timeoutInSeconds: 0 },
+      { requestTimeoutInSeconds: 0 },
       { authTokenCookie: "no" },
+      // The old name, read as the bound on the whole call, which it never was.
+      { timeoutInSeconds: 10 },
     ];
     const r = await run(
       page,
@@ -217,9 +219,17 @@ describe("options", () => {
       cases,
     );
     assert.deepEqual(r.value, cases.map(() => "invalid_options"));
+    const renamed = await run(page, (psg) => {
+      try {
+        new psg.PassageUser({ timeoutInSeconds: 10 });
+      } catch (e) {
+        return e.message;
+      }
+    });
+    assert.match(renamed.value, /now requestTimeoutInSeconds: it bounds each request/);
     const ok = await run(page, (psg) => {
       new psg.PassageUser();
-      new psg.PassageUser({ appId: "a", authOrigin: "http://127.0.0.1:8787/", leeway: 0, timeoutInSeconds: 2 });
+      new psg.PassageUser({ appId: "a", authOrigin: "http://127.0.0.1:8787/", leeway: 0, requestTimeoutInSeconds: 2 });
       return true;
     });
     assert.deepEqual(ok, { ok: true, value: true });
@@ -352,7 +362,7 @@ describe("storage", () => {
         }
         const never = { ...throwing, getAuthToken: () => new Promise(() => {}) };
         try {
-          await new psg.PassageUser({ appId: "app1", tokenStore: never, timeoutInSeconds: 0.2 }).getAuthToken();
+          await new psg.PassageUser({ appId: "app1", tokenStore: never, requestTimeoutInSeconds: 0.2 }).getAuthToken();
           out.never = "resolved";
         } catch (e) {
           out.never = e.code;

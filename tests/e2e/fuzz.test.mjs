@@ -66,7 +66,7 @@ describe("randomised input in the browser", () => {
   test("options and AuthResults: a PassageError with a documented code or success, never anything else, and the page keeps working", async () => {
     const context = await browser.newContext();
     const page = await openPage(context, site.url);
-    const optionKeys = ["appId", "authOrigin", "tokenStore", "leeway", "timeoutInSeconds", "authTokenCookie"];
+    const optionKeys = ["appId", "authOrigin", "tokenStore", "leeway", "requestTimeoutInSeconds", "authTokenCookie"];
     const resultKeys = ["auth_token", "authToken", "refresh_token", "refreshToken", "refresh_token_expiration", "refreshTokenExpiration", "redirect_url", "redirectUrl"];
     const options = generator(SEED, optionKeys);
     const results = generator(SEED + 1, resultKeys);
@@ -130,7 +130,7 @@ describe("randomised input in the browser", () => {
       const r = await page.evaluate(
         async ([authResult, stale]) => {
           localStorage.clear();
-          const user = window.make({ timeoutInSeconds: 2 });
+          const user = window.make({ requestTimeoutInSeconds: 2 });
           user.setAuthResult({ ...authResult, auth_token: stale });
           const result = await window.attempt(user.getAuthToken());
           return { result, rt: localStorage.getItem("psg_refresh_token") };

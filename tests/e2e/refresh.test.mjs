@@ -353,7 +353,7 @@ describe("refresh failures", () => {
   test("a reply slower than the timeout is a network error after bounded attempts, never a hang", async () => {
     const t = await setup();
     await t.fault({ delay_ms: 5000, count: 3 });
-    const r = await failOnce(t, { timeoutInSeconds: 0.5 });
+    const r = await failOnce(t, { requestTimeoutInSeconds: 0.5 });
     assert.equal(r.result.code, "network");
     assert.ok(r.ms < 4000, `took ${r.ms} ms`);
     assert.equal(r.rt, t.authResult.refresh_token);
@@ -457,7 +457,7 @@ describe("signOut", () => {
     const t = await setup();
     await t.fault({ endpoint: "revoke", delay_ms: 5000, count: 1 });
     const r = await t.page.evaluate(async (authResult) => {
-      const user = window.make({ timeoutInSeconds: 0.5 });
+      const user = window.make({ requestTimeoutInSeconds: 0.5 });
       user.setAuthResult(authResult);
       const start = Date.now();
       return { confirmed: await user.signOut(), ms: Date.now() - start };

@@ -148,7 +148,7 @@ describe("no token in errors, console output or event details", () => {
     // reuse then revokes the session: use a session of its own.
     await t.fault({ delay_ms: 3000, count: 3 });
     await step(async (authResult) => {
-      const user = window.make({ timeoutInSeconds: 0.3, tokenStore: "memory" });
+      const user = window.make({ requestTimeoutInSeconds: 0.3, tokenStore: "memory" });
       window.watch(user);
       user.setAuthResult(authResult);
       return [await window.record("network (timeout)", () => user.refresh())];

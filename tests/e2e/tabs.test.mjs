@@ -112,7 +112,7 @@ describe("one refresh across tabs", () => {
       `psg_refresh ${auth.url}/v1/apps/${t.app}`,
     );
     const r = await t.pages[1].evaluate(async () => {
-      const user = window.make({ timeoutInSeconds: 0.5 }); // lock timeout: 4 x 0.5 s
+      const user = window.make({ requestTimeoutInSeconds: 0.5 }); // lock timeout: 4 x 0.5 s
       const start = Date.now();
       const result = await window.attempt(user.getAuthToken());
       return { result, ms: Date.now() - start };

@@ -512,3 +512,72 @@ fn the_clients_invariants_hold_over_random_schedules() {
     let ops = check_schedules(0);
     assert!(ops > 0);
 }
+
+/// A world of one or more tabs with a signed-in user, no faults.
+fn quiet_world(tabs: usize, lifetime: i64) -> Rc<World> {
+    let w = World::new(
+        7,
+        Settings {
+            tabs,
+            faults: 0.0,
+            lifetime,
+            timeout_ms: TIMEOUT_MS,
+            lag: 8,
+            grace: 0,
+        },
+    );
+    let pair = w.server.login(&w, "u1");
+    let fields: AuthResultFields = serde_json::from_value(pair).expect("an AuthResult");
+    w.tab(0)
+        .client()
+        .set_auth_result(fields.read().expect("well-typed fields"))
+        .expect("a valid AuthResult");
+    w.exec.run(1000.0, || {});
+    w
+}
+
+/// Runs `work` to its end; answers its output and the simulated ms it took.
+fn timed<T: 'static>(w: &World, work: impl Future<Output = T> + 'static) -> (T, f64) {
+    let out: Rc<RefCell<Option<(T, f64)>>> = Rc::default();
+    let start = w.now();
+    let (slot, exec) = (out.clone(), w.exec.clone());
+    w.exec.spawn(async move {
+        let value = work.await;
+        *slot.borrow_mut() = Some((value, exec.now() - start));
+    });
+    w.exec.run(60_000.0, || {});
+    let taken = out.borrow_mut().take();
+    taken.expect("the call settled")
+}
+
+#[test]
+fn a_sign_out_right_after_this_tabs_refresh_takes_over_its_kept_lock() {
+    let w = quiet_world(2, 300);
+    let client = w.tab(0).client();
+    // The refresh keeps its lock LINGER_MS; the sign-out right after takes
+    // it over rather than wait for it and then for a settle window.
+    let work = async move {
+        let token = client.refresh(true).await;
+        assert!(token.is_ok());
+        client.sign_out().await
+    };
+    let (confirmed, ms) = timed(&w, work);
+    assert!(confirmed);
+    // Two round trips (the refresh, then the DELETE; at most 80 ms each
+    // here), and no lock wait.
+    assert!(ms <= 160.0, "refresh then signOut took {ms} ms");
+    w.tear_down();
+}
+
+#[test]
+fn a_refresh_right_after_a_sign_out_is_login_required_at_once() {
+    let w = quiet_world(2, 300);
+    let client = w.tab(0).client();
+    let signing_out = client.sign_out();
+    let (result, ms) = timed(&w, client.refresh(true));
+    assert_eq!(result.unwrap_err().code, Code::LoginRequired);
+    assert_eq!(ms, 0.0, "no lock wait, no settle window");
+    let (confirmed, _) = timed(&w, signing_out);
+    assert!(confirmed);
+    w.tear_down();
+}

@@ -25,7 +25,7 @@ const user = new PassageUser({
   authOrigin: "https://auth.passage.id",
   tokenStore: "localStorage",
   leeway: 10,
-  timeoutInSeconds: 5,
+  requestTimeoutInSeconds: 5,
   authTokenCookie: false,
 });
 new PassageUser({ tokenStore: "memory" });
@@ -161,6 +161,7 @@ async function errors(): Promise<string> {
         case "invalid_auth_result":
         case "storage":
         case "invalid_options":
+        case "unsupported":
           return error.message;
         default: {
           const none: never = code;
@@ -172,6 +173,14 @@ async function errors(): Promise<string> {
   }
 }
 void errors;
+// dispose() takes nothing and returns nothing.
+const disposed: void = user.dispose();
+void disposed;
+// @ts-expect-error: dispose takes no argument
+user.dispose(true);
+// @ts-expect-error: the old name of requestTimeoutInSeconds
+new PassageUser({ timeoutInSeconds: 5 });
+
 // @ts-expect-error: not a code
 const wrongCode: PassageErrorCode = "expired_token";
 void wrongCode;
