@@ -117,24 +117,29 @@ describe("refresh", () => {
   });
 
   test("a three-second token is used for most of its life, not refreshed on every call", async () => {
+    // The timing is the core's (a tenth of the lifetime as leeway), checked
+    // to the millisecond in the simulation; here, what a loaded machine
+    // cannot blur: no call before exp - leeway refreshes, the first after
+    // exp does, once.
     const t = await setup({ auth_token_lifetime: 3 });
-    const r = await t.page.evaluate(async (authResult) => {
+    const r = await t.page.evaluate(async ([authResult, statsUrl]) => {
       const user = window.make();
       user.setAuthResult(authResult);
       const exp = JSON.parse(atob(authResult.auth_token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/"))).exp * 1000;
-      // The leeway is a tenth of the lifetime (300 ms), not 10 s.
       const early = [];
       while (Date.now() < exp - 400) {
-        early.push(await user.getAuthToken());
+        const at = Date.now();
+        early.push([at, await user.getAuthToken()]);
         await new Promise((ok) => setTimeout(ok, 50));
       }
-      await new Promise((ok) => setTimeout(ok, exp + 100 - Date.now()));
+      await new Promise((ok) => setTimeout(ok, Math.max(0, exp + 100 - Date.now())));
       const late = await user.getAuthToken();
-      return { calls: early.length, early: [...new Set(early)], late };
-    }, t.authResult);
-    assert.ok(r.calls >= 10, `only ${r.calls} calls`);
-    assert.equal(r.early.length, 1);
-    assert.equal(r.early[0], t.authResult.auth_token);
+      return { early, exp, late };
+    }, [t.authResult]);
+    assert.ok(r.early.length >= 1);
+    for (const [at, token] of r.early) {
+      assert.equal(token, t.authResult.auth_token, `a refresh ${r.exp - at} ms before exp`);
+    }
     assert.notEqual(r.late, t.authResult.auth_token);
     assert.equal((await t.stats()).refresh, 1);
     await t.done();

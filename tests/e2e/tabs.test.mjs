@@ -139,7 +139,10 @@ describe("one refresh across tabs", () => {
     await t.pages[0].close();
     const r = await call;
     assert.equal(r.result.ok, true, r.result.code);
-    assert.ok(r.ms < 1500, `waited ${r.ms} ms`);
+    // Released when the page closed, not by the lock timeout (40 s with the
+    // default request timeout): an upper bound with ample margin for a
+    // loaded machine.
+    assert.ok(r.ms < 15_000, `waited ${r.ms} ms`);
     await t.done();
   });
 });

@@ -581,3 +581,47 @@ fn a_refresh_right_after_a_sign_out_is_login_required_at_once() {
     assert!(confirmed);
     w.tear_down();
 }
+
+#[test]
+fn a_three_second_token_is_used_until_a_tenth_of_its_life_before_exp() {
+    let w = quiet_world(1, 3);
+    // Signed in at `login`; the token lives 3 s, so its leeway is 300 ms.
+    let login = START;
+    let exp = login + 3000.0;
+    let first = claims_of(&timed_now(&w, w.tab(0).get_auth_token()).0.unwrap());
+    // quiet_world ran 1 s: calls every 50 ms until 2,700 ms after the login
+    // get the same token without a request.
+    while w.now() + 50.0 < exp - 300.0 {
+        w.exec.run(50.0, || {});
+        let tab = w.tab(0);
+        let (token, ms) = timed_now(&w, tab.get_auth_token());
+        assert_eq!(ms, 0.0);
+        assert_eq!(claims_of(&token.unwrap())["iat"], first["iat"]);
+    }
+    assert_eq!(
+        w.server.families.borrow()[0].current,
+        "rt-1",
+        "no refresh yet"
+    );
+    // Past exp - leeway, the next call refreshes.
+    w.exec.run(exp - 300.0 - w.now(), || {});
+    let (token, _) = timed(&w, w.tab(0).get_auth_token());
+    assert_ne!(claims_of(&token.unwrap())["iat"], first["iat"]);
+    assert_eq!(w.server.families.borrow()[0].current, "rt-2");
+    w.tear_down();
+}
+
+/// Like `timed`, but without running the clock on: for calls that settle
+/// without waiting.
+fn timed_now<T: 'static>(w: &World, work: impl Future<Output = T> + 'static) -> (T, f64) {
+    let out: Rc<RefCell<Option<(T, f64)>>> = Rc::default();
+    let start = w.now();
+    let (slot, exec) = (out.clone(), w.exec.clone());
+    w.exec.spawn(async move {
+        let value = work.await;
+        *slot.borrow_mut() = Some((value, exec.now() - start));
+    });
+    w.exec.run_ready();
+    let taken = out.borrow_mut().take();
+    taken.expect("the call settled without waiting")
+}
