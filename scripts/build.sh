@@ -4,6 +4,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# The wasm target, wasm-bindgen-cli and the npm tools (wasm-opt, esbuild):
+# seconds when they are installed already.
+./scripts/setup.sh --build
+
 # A 64 KiB stack instead of 1 MiB: nothing in the client recurses deeply
 # (the JSON reader is bounded), and every page would otherwise reserve the
 # rest.

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the build, the demo and the tests need. Idempotent: each step
 # is skipped when its tool is already there, so it costs seconds after the
-# first run.
+# first run. `--build` installs only what ./scripts/build.sh needs (no
+# browser).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,7 +23,7 @@ fi
 # Debian's Chromium and its driver: the browser of every browser test.
 # (Never Debian's binaryen: its wasm-opt 108 writes modules that fail to load;
 # wasm-opt comes from npm below.)
-if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+if [ "${1:-}" != --build ] && { ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; }; then
   as_root apt-get update
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium chromium-driver
 fi

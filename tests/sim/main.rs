@@ -19,7 +19,7 @@
 //!   delivered the change to it.
 //!
 //! Schedules are drawn with proptest from a seed per schedule:
-//! `SIM_SEED=S` (default 1) and `SIM_RUNS=N` (default 200) run others or
+//! `SIM_SEED=S` (default 1) and `SIM_RUNS=N` (default 1000) run others or
 //! more, `SIM_LOG=1` prints each schedule's story. A failing schedule's
 //! message names the seed that reproduces it, and its story.
 #![cfg(not(target_arch = "wasm32"))]
@@ -486,7 +486,7 @@ fn draw(seed: u64) -> Schedule {
 fn check_schedules(grace: i64) -> u64 {
     // The schedules' delivery lags (up to 90 ms) stay under the linger.
     const _: () = assert!(LINGER_MS > 90);
-    let runs = env("SIM_RUNS", 200);
+    let runs = env("SIM_RUNS", 1000);
     let first = env("SIM_SEED", 1);
     let mut calls = 0;
     for seed in first..first + runs {
