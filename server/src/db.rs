@@ -14,8 +14,8 @@ use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 
 pub const DB_FILE: &str = "passage.sqlite3";
 const MAX_IDLE_READERS: usize = 4;
-const SCHEMA_VERSION: i64 = 3;
 
+/// Version 1: the tables.
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS apps (
     id TEXT PRIMARY KEY,
@@ -142,10 +142,18 @@ CREATE TABLE IF NOT EXISTS passkeys (
 CREATE INDEX IF NOT EXISTS passkeys_by_user ON passkeys (user_id);
 ";
 
+/// Version 4: the per-app rotation grace period. (Numbered after version 3,
+/// which databases in use already have: a lower number would be skipped.)
+const SCHEMA_V4: &str = "
+-- Seconds; NULL: the server's --reuse-grace.
+ALTER TABLE apps ADD COLUMN reuse_grace INTEGER;
+";
+
 /// Each step brings the schema up from the version before it: a database
-/// at version N gets every step above N, in order. Steps only create what
-/// is missing, so a step run twice does no harm.
-const MIGRATIONS: &[(i64, &str)] = &[(1, SCHEMA), (3, SCHEMA_V3)];
+/// at version N gets every step above N, in order, each in its own
+/// transaction that also records its version, so a step runs exactly once
+/// (an `ALTER TABLE` could not run twice).
+const MIGRATIONS: &[(i64, &str)] = &[(1, SCHEMA), (3, SCHEMA_V3), (4, SCHEMA_V4)];
 
 pub struct Db {
     path: PathBuf,
@@ -157,9 +165,10 @@ impl Db {
     /// Opens (creating it if needed) the database and brings its schema up
     /// to date.
     pub fn open(path: &Path) -> Result<Db, String> {
-        let writer = open_connection(path, true)
+        let mut writer = open_connection(path, true)
             .map_err(|e| format!("cannot open database {}: {e}", path.display()))?;
-        migrate(&writer).map_err(|e| format!("cannot set up database {}: {e}", path.display()))?;
+        migrate(&mut writer)
+            .map_err(|e| format!("cannot set up database {}: {e}", path.display()))?;
         Ok(Db {
             path: path.to_owned(),
             writer: Mutex::new(writer),
@@ -238,15 +247,20 @@ fn open_connection(path: &Path, create: bool) -> rusqlite::Result<Connection> {
     Ok(conn)
 }
 
-fn migrate(conn: &Connection) -> rusqlite::Result<()> {
+fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
     let version: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
-    for (step, sql) in MIGRATIONS {
-        if version < *step {
-            conn.execute_batch(sql)?;
+    for &(step, sql) in MIGRATIONS {
+        if version < step {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            // Read again under the write lock: another process (a CLI
+            // subcommand beside the server) may have just done this step.
+            let now: i64 = tx.pragma_query_value(None, "user_version", |row| row.get(0))?;
+            if now < step {
+                tx.execute_batch(sql)?;
+                tx.pragma_update(None, "user_version", step)?;
+            }
+            tx.commit()?;
         }
-    }
-    if version < SCHEMA_VERSION {
-        conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
     }
     Ok(())
 }
@@ -254,6 +268,9 @@ fn migrate(conn: &Connection) -> rusqlite::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The version of a database brought up to date.
+    const CURRENT: i64 = MIGRATIONS[MIGRATIONS.len() - 1].0;
 
     fn temp_path() -> PathBuf {
         let dir = std::env::temp_dir().join(format!("pas-db-{}", crate::util::random_id()));
@@ -298,11 +315,49 @@ mod tests {
                 ))
             })
             .unwrap();
-        assert_eq!((version, users), (3, 1));
+        assert_eq!((version, users), (CURRENT, 1));
         drop(db);
         // Opening it again changes nothing.
         let again = Db::open(&path).unwrap();
         assert_eq!(tables(&again), names);
+        std::fs::remove_dir_all(path.parent().unwrap()).ok();
+    }
+
+    #[test]
+    fn a_version_3_database_gets_the_grace_period_column() {
+        let path = temp_path();
+        {
+            // What the server made before version 4.
+            let conn = Connection::open(&path).unwrap();
+            conn.pragma_update(None, "journal_mode", "WAL").unwrap();
+            conn.execute_batch(SCHEMA).unwrap();
+            conn.execute_batch(SCHEMA_V3).unwrap();
+            conn.pragma_update(None, "user_version", 3).unwrap();
+            conn.execute_batch(
+                "INSERT INTO apps VALUES ('demo', 300, 2592000, 604800, NULL, 0, 0);
+                 INSERT INTO users (id, app_id, email, created_at, updated_at)
+                     VALUES ('u', 'demo', 'a@example.com', 0, 0);
+                 INSERT INTO sessions (id, app_id, user_id, created_at, expires_at, last_used_at)
+                     VALUES ('s', 'demo', 'u', 0, 100, 0);
+                 INSERT INTO refresh_tokens VALUES (x'00', 's', 0, NULL);",
+            )
+            .unwrap();
+        }
+        let db = Db::open(&path).unwrap();
+        // Twice: the second open finds nothing to do.
+        drop(Db::open(&path).unwrap());
+        db.read(|conn| {
+            let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+            assert_eq!(version, CURRENT);
+            let grace: Option<i64> =
+                conn.query_row("SELECT reuse_grace FROM apps", [], |r| r.get(0))?;
+            assert_eq!(grace, None);
+            let tokens: i64 =
+                conn.query_row("SELECT COUNT(*) FROM refresh_tokens", [], |r| r.get(0))?;
+            assert_eq!(tokens, 1);
+            Ok(())
+        })
+        .unwrap();
         std::fs::remove_dir_all(path.parent().unwrap()).ok();
     }
 }
