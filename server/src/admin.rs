@@ -58,6 +58,7 @@ fn app_json(state: &SharedState, app: &AppSettings) -> Value {
         "rp_id": crate::passkeys::rp_id(state, app),
         "webauthn_origins": crate::passkeys::allowed_origins(state, app),
         "user_metadata_schema": app.user_metadata_schema,
+        "reuse_grace": app.reuse_grace_or(state.reuse_grace),
     })
 }
 

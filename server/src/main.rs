@@ -41,7 +41,7 @@ fn main() -> ExitCode {
             println!("passage-auth-server {}", env!("CARGO_PKG_VERSION"));
             Ok(())
         }
-        Command::Serve(options) => server::run(options),
+        Command::Serve(options) => server::run(*options),
         Command::User {
             action,
             data,

@@ -122,6 +122,7 @@ async fn serve(options: ServeOptions) -> Result<(), String> {
         base_url,
         origins: settings.origins.clone(),
         static_dirs,
+        reuse_grace: settings.reuse_grace,
     });
     let app_ids: Vec<String> = state.all_apps().into_iter().map(|a| a.id).collect();
     eprintln!(

@@ -32,6 +32,8 @@ pub struct AppState {
     /// Extra CORS origins from flags and the config file.
     pub origins: Vec<String>,
     pub static_dirs: StaticDirs,
+    /// Rotation grace period of the apps that set none (`--reuse-grace`).
+    pub reuse_grace: u64,
 }
 
 impl AppState {
