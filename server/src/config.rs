@@ -20,6 +20,13 @@ pub const MAX_DURATION: u64 = 10 * 365 * 24 * 3600;
 /// Hydra allows; Okta and Cognito stop at 60 seconds. It is a window in which
 /// a stolen, already rotated token still works, so it stays short.
 pub const MAX_REUSE_GRACE: u64 = 300;
+/// How long a dead refresh token (rotated away, or of a session that ended)
+/// is remembered, by default: one day.
+pub const DEFAULT_RETENTION: u64 = 24 * 3600;
+/// How often the background purge runs, by default.
+pub const DEFAULT_PURGE_INTERVAL: u64 = 60;
+/// The longest purge interval (a day); 0 turns the background purge off.
+pub const MAX_PURGE_INTERVAL: u64 = 24 * 3600;
 pub const CONFIG_FILE: &str = "config.json";
 
 /// The session settings of one app, as in Passage's console
@@ -171,6 +178,24 @@ pub fn validate_reuse_grace(name: &str, v: u64) -> Result<(), String> {
     Ok(())
 }
 
+fn validate_retention(name: &str, v: u64) -> Result<(), String> {
+    if v > MAX_DURATION {
+        return Err(format!(
+            "{name} must be between 0 and {MAX_DURATION} seconds"
+        ));
+    }
+    Ok(())
+}
+
+fn validate_purge_interval(name: &str, v: u64) -> Result<(), String> {
+    if v > MAX_PURGE_INTERVAL {
+        return Err(format!(
+            "{name} must be between 0 (off) and {MAX_PURGE_INTERVAL} seconds"
+        ));
+    }
+    Ok(())
+}
+
 /// An origin is `scheme://host[:port]`, nothing more.
 pub fn validate_origin(origin: &str) -> Result<(), String> {
     let rest = origin
@@ -218,6 +243,10 @@ pub struct FileConfig {
     pub public_url: Option<String>,
     /// Default rotation grace period of every app that sets none.
     pub reuse_grace: Option<u64>,
+    /// How long dead refresh tokens are remembered before the purge.
+    pub retention: Option<u64>,
+    /// Seconds between background purges (0: off).
+    pub purge_interval: Option<u64>,
     #[serde(default)]
     pub apps: BTreeMap<String, AppPatch>,
 }
@@ -254,6 +283,12 @@ impl FileConfig {
         if let Some(v) = self.reuse_grace {
             validate_reuse_grace("reuse_grace", v)?;
         }
+        if let Some(v) = self.retention {
+            validate_retention("retention", v)?;
+        }
+        if let Some(v) = self.purge_interval {
+            validate_purge_interval("purge_interval", v)?;
+        }
         for (id, patch) in &self.apps {
             if !valid_app_id(id) {
                 return Err(format!(
@@ -278,6 +313,10 @@ pub struct Settings {
     pub apps: Vec<AppSettings>,
     /// Rotation grace period of the apps that set none, seconds.
     pub reuse_grace: u64,
+    /// How long a dead refresh token is remembered, seconds.
+    pub retention: u64,
+    /// Seconds between background purges; 0: no background purge.
+    pub purge_interval: u64,
 }
 
 /// Command-line values that override the config file.
@@ -288,6 +327,8 @@ pub struct Overrides {
     pub public_url: Option<String>,
     pub demo: AppPatch,
     pub reuse_grace: Option<u64>,
+    pub retention: Option<u64>,
+    pub purge_interval: Option<u64>,
 }
 
 impl Settings {
@@ -333,12 +374,24 @@ impl Settings {
         }
         let reuse_grace = flags.reuse_grace.or(file.reuse_grace).unwrap_or(0);
         validate_reuse_grace("--reuse-grace", reuse_grace)?;
+        let retention = flags
+            .retention
+            .or(file.retention)
+            .unwrap_or(DEFAULT_RETENTION);
+        validate_retention("--retention", retention)?;
+        let purge_interval = flags
+            .purge_interval
+            .or(file.purge_interval)
+            .unwrap_or(DEFAULT_PURGE_INTERVAL);
+        validate_purge_interval("--purge-interval", purge_interval)?;
         Ok(Settings {
             admin_key,
             origins,
             public_url,
             apps,
             reuse_grace,
+            retention,
+            purge_interval,
         })
     }
 }
@@ -389,30 +442,45 @@ mod tests {
     }
 
     #[test]
-    fn grace_periods() {
+    fn grace_retention_and_purge_interval() {
         let s = Settings::resolve(FileConfig::default(), Overrides::default()).unwrap();
-        assert_eq!(s.reuse_grace, 0);
+        assert_eq!(
+            (s.reuse_grace, s.retention, s.purge_interval),
+            (0, 86_400, 60)
+        );
         let file: FileConfig = serde_json::from_str(
-            r#"{"reuse_grace": 10,
+            r#"{"reuse_grace": 10, "retention": 100, "purge_interval": 5,
                 "apps": {"demo": {"reuse_grace": 0}, "other": {"reuse_grace": 300}}}"#,
         )
         .unwrap();
         file.validate().unwrap();
         let flags = Overrides {
             reuse_grace: Some(20),
+            purge_interval: Some(0),
             ..Overrides::default()
         };
         let s = Settings::resolve(file, flags).unwrap();
-        assert_eq!(s.reuse_grace, 20);
+        assert_eq!((s.reuse_grace, s.retention, s.purge_interval), (20, 100, 0));
         assert_eq!(s.apps[0].reuse_grace, Some(0));
         assert_eq!(s.apps[0].reuse_grace_or(s.reuse_grace), 0);
         assert_eq!(s.apps[1].reuse_grace, Some(300));
         assert_eq!(AppSettings::with_defaults("x").reuse_grace_or(20), 20);
-        let bad = Overrides {
-            reuse_grace: Some(301),
-            ..Overrides::default()
-        };
-        assert!(Settings::resolve(FileConfig::default(), bad).is_err());
+        for bad in [
+            Overrides {
+                reuse_grace: Some(301),
+                ..Overrides::default()
+            },
+            Overrides {
+                retention: Some(MAX_DURATION + 1),
+                ..Overrides::default()
+            },
+            Overrides {
+                purge_interval: Some(MAX_PURGE_INTERVAL + 1),
+                ..Overrides::default()
+            },
+        ] {
+            assert!(Settings::resolve(FileConfig::default(), bad).is_err());
+        }
     }
 
     #[test]
@@ -425,6 +493,7 @@ mod tests {
             r#"{"admin_key": ""}"#,
             r#"{"apps": {"demo": {"reuse_grace": 301}}}"#,
             r#"{"reuse_grace": 301}"#,
+            r#"{"purge_interval": 86401}"#,
         ];
         for text in bad {
             let parsed: Result<FileConfig, _> = serde_json::from_str(text);

@@ -13,6 +13,7 @@ mod faults;
 mod jwt;
 mod metadata;
 mod passkeys;
+mod purge;
 mod server;
 mod state;
 mod static_files;

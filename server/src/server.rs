@@ -26,6 +26,7 @@ use tower::ServiceExt;
 use crate::config::{FileConfig, Overrides, Settings};
 use crate::db::{Db, DB_FILE};
 use crate::jwt::Signer;
+use crate::purge::{self, Purger};
 use crate::state::{AppState, SharedState};
 use crate::static_files::StaticDirs;
 use crate::{account, admin, api, cors, error, passkeys, static_files, store};
@@ -123,6 +124,7 @@ async fn serve(options: ServeOptions) -> Result<(), String> {
         origins: settings.origins.clone(),
         static_dirs,
         reuse_grace: settings.reuse_grace,
+        purge: Purger::new(settings.retention, settings.purge_interval),
     });
     let app_ids: Vec<String> = state.all_apps().into_iter().map(|a| a.id).collect();
     eprintln!(
@@ -132,6 +134,10 @@ async fn serve(options: ServeOptions) -> Result<(), String> {
         display_opt(&state.static_dirs.www),
         display_opt(&state.static_dirs.pkg),
     );
+    if state.purge.interval > 0 {
+        tokio::spawn(purge::background(Arc::clone(&state)));
+    }
+    let purger = Arc::clone(&state);
     let router = router(state);
 
     {
@@ -186,6 +192,7 @@ async fn serve(options: ServeOptions) -> Result<(), String> {
     }
     drop(listener);
     eprintln!("shutting down");
+    purger.purge.stop();
     if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown())
         .await
         .is_err()
@@ -270,6 +277,8 @@ pub fn router(state: SharedState) -> Router {
         .route("/admin/stats", get(admin::get_stats))
         .route("/admin/stats/reset", post(admin::reset_stats))
         .route("/admin/clock", get(admin::get_clock).post(admin::set_clock))
+        .route("/admin/db", get(admin::get_db))
+        .route("/admin/purge", post(admin::run_purge))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             admin::require_admin_key,
