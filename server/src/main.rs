@@ -11,6 +11,7 @@ mod db;
 mod error;
 mod faults;
 mod jwt;
+mod long_uri;
 mod metadata;
 mod passkeys;
 mod purge;

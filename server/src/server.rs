@@ -26,6 +26,7 @@ use tower::ServiceExt;
 use crate::config::{FileConfig, Overrides, Settings};
 use crate::db::{Db, DB_FILE};
 use crate::jwt::Signer;
+use crate::long_uri::{self, TooLong};
 use crate::purge::{self, Purger};
 use crate::state::{AppState, SharedState};
 use crate::static_files::StaticDirs;
@@ -172,12 +173,22 @@ async fn serve(options: ServeOptions) -> Result<(), String> {
                 let kill = Arc::new(Notify::new());
                 let handle = ConnHandle(Arc::clone(&kill));
                 let router = router.clone();
-                let service = hyper::service::service_fn(move |mut req: Request<Incoming>| {
-                    req.extensions_mut().insert(handle.clone());
-                    router.clone().oneshot(req.map(Body::new))
-                });
-                let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+                let http = http.clone();
+                let watcher = graceful.watcher();
                 tokio::spawn(async move {
+                    // A URL over hyper's limit would get hyper's bare 414:
+                    // the request line is read here first (see long_uri).
+                    let Ok((stream, too_long)) = long_uri::read_request_line(stream).await else {
+                        return;
+                    };
+                    let service = hyper::service::service_fn(move |mut req: Request<Incoming>| {
+                        req.extensions_mut().insert(handle.clone());
+                        if let Some(too_long) = &too_long {
+                            req.extensions_mut().insert(too_long.clone());
+                        }
+                        router.clone().oneshot(req.map(Body::new))
+                    });
+                    let connection = watcher.watch(http.serve_connection(TokioIo::new(stream), service));
                     tokio::select! {
                         // Errors here are clients going away; nothing to do.
                         _ = connection => {}
@@ -290,6 +301,7 @@ pub fn router(state: SharedState) -> Router {
         .fallback(static_files::serve)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(middleware::from_fn(error::json_errors))
+        .layer(middleware::from_fn(long_uri::refuse))
         .layer(middleware::from_fn_with_state(state.clone(), cors::cors))
         .layer(middleware::from_fn(log_requests))
         .with_state(state)
@@ -342,9 +354,13 @@ fn account_admin_routes() -> Router<SharedState> {
 /// Writes one line per request to stderr: method, path (never the query
 /// string, which may hold a refresh token), status and duration.
 async fn log_requests(req: Request, next: Next) -> Response {
+    let path = match req.extensions().get::<TooLong>() {
+        Some(too_long) => format!("{}… ({} bytes)", too_long.path, too_long.len),
+        None => crate::util::truncate(req.uri().path(), 200),
+    };
     let mut entry = LogEntry {
         method: req.method().clone(),
-        path: crate::util::truncate(req.uri().path(), 200),
+        path,
         start: Instant::now(),
         status: None,
     };
