@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
@@ -51,13 +51,27 @@ pub struct ServeOptions {
 }
 
 /// Lets a handler close the connection its request came on, without any
-/// response (the `drop` fault).
+/// response (the `drop` fault), or hold its answer back once it is ready
+/// (the `late` fault).
 #[derive(Clone)]
-pub struct ConnHandle(Arc<Notify>);
+pub struct ConnHandle {
+    kill: Arc<Notify>,
+    hold: Arc<Mutex<Option<Duration>>>,
+}
 
 impl ConnHandle {
     pub fn close(&self) {
-        self.0.notify_one();
+        self.kill.notify_one();
+    }
+
+    /// Sends the answer to this connection's request `delay` after it is
+    /// ready (the request is handled at once).
+    pub fn hold_reply(&self, delay: Duration) {
+        *self.hold.lock().unwrap_or_else(|p| p.into_inner()) = Some(delay);
+    }
+
+    fn take_hold(&self) -> Option<Duration> {
+        self.hold.lock().unwrap_or_else(|p| p.into_inner()).take()
     }
 }
 
@@ -171,7 +185,10 @@ async fn serve(options: ServeOptions) -> Result<(), String> {
                 };
                 let _ = stream.set_nodelay(true);
                 let kill = Arc::new(Notify::new());
-                let handle = ConnHandle(Arc::clone(&kill));
+                let handle = ConnHandle {
+                    kill: Arc::clone(&kill),
+                    hold: Arc::default(),
+                };
                 let router = router.clone();
                 let http = http.clone();
                 let watcher = graceful.watcher();
@@ -186,7 +203,15 @@ async fn serve(options: ServeOptions) -> Result<(), String> {
                         if let Some(too_long) = &too_long {
                             req.extensions_mut().insert(too_long.clone());
                         }
-                        router.clone().oneshot(req.map(Body::new))
+                        let handled = router.clone().oneshot(req.map(Body::new));
+                        let handle = handle.clone();
+                        async move {
+                            let response = handled.await;
+                            if let Some(delay) = handle.take_hold() {
+                                tokio::time::sleep(delay).await;
+                            }
+                            response
+                        }
                     });
                     let connection = watcher.watch(http.serve_connection(TokioIo::new(stream), service));
                     tokio::select! {
