@@ -214,13 +214,19 @@ impl Db {
     }
 
     /// Copies the write-ahead log into the database file, as far as readers
-    /// allow, without waiting for them (a PASSIVE checkpoint).
-    pub fn checkpoint(&self) -> rusqlite::Result<()> {
+    /// allow, without waiting for them (a PASSIVE checkpoint). Returns
+    /// whether it copied everything (only then does a database file that
+    /// shrank get shorter).
+    pub fn checkpoint(&self) -> rusqlite::Result<bool> {
         let conn = self
             .writer
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+        conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
+            let busy: i64 = row.get(0)?;
+            let (log, copied): (i64, i64) = (row.get(1)?, row.get(2)?);
+            Ok(busy == 0 && log == copied)
+        })
     }
 
     /// The sizes in bytes of the database file and of its write-ahead log.

@@ -25,13 +25,16 @@ use crate::config::AppSettings;
 use crate::state::{AppState, SharedState};
 
 /// Sessions deleted per transaction (each with all its tokens).
-const SESSION_BATCH: usize = 200;
+const SESSION_BATCH: usize = 100;
 /// Rotated tokens deleted per transaction.
-const TOKEN_BATCH: usize = 2000;
+const TOKEN_BATCH: usize = 500;
 /// Free pages given back to the file system per transaction.
-const VACUUM_PAGES: i64 = 2000;
+const VACUUM_PAGES: i64 = 256;
 /// A pause between batches, so that requests waiting for the writer get it.
 const BATCH_PAUSE: Duration = Duration::from_millis(1);
+/// Tries of the checkpoint that shrinks the file, and the pause between.
+const CHECKPOINT_TRIES: usize = 50;
+const CHECKPOINT_PAUSE: Duration = Duration::from_millis(20);
 
 /// Rows deleted.
 #[derive(Debug, Default, Clone, Copy, Serialize, PartialEq, Eq)]
@@ -65,6 +68,12 @@ pub struct Report {
     pub last_duration_ms: u64,
     pub last_deleted: Deleted,
     pub total_deleted: Deleted,
+    /// The longest purge since the start, milliseconds.
+    pub longest_run_ms: u64,
+    /// The longest time one purge transaction (or checkpoint) took on the
+    /// writer connection since the start: the most a request waited for
+    /// the purge, microseconds.
+    pub longest_batch_us: u64,
 }
 
 /// The purge's settings and its record.
@@ -139,22 +148,40 @@ pub fn run(state: &AppState) -> rusqlite::Result<(Deleted, Duration)> {
         .unwrap_or_else(|p| p.into_inner());
     let started = Instant::now();
     let mut deleted = Deleted::default();
+    let mut longest = Duration::ZERO;
     for app in state.all_apps() {
         let now = state.clock.now(&app.id);
         let grace = app.reuse_grace_or(state.reuse_grace);
-        deleted.add(purge_app(state, &app, now, grace)?);
+        deleted.add(purge_app(state, &app, now, grace, &mut longest)?);
     }
     if deleted.any() && !state.purge.stopping() {
-        give_back_free_pages(state)?;
+        give_back_free_pages(state, &mut longest)?;
     }
     let elapsed = started.elapsed();
     let mut report = state.purge.report.lock().unwrap_or_else(|p| p.into_inner());
     report.runs += 1;
     report.last_run_at = Some(state.clock.now_global());
     report.last_duration_ms = elapsed.as_millis() as u64;
+    report.longest_run_ms = report.longest_run_ms.max(report.last_duration_ms);
+    report.longest_batch_us = report.longest_batch_us.max(longest.as_micros() as u64);
     report.last_deleted = deleted;
     report.total_deleted.add(deleted);
     Ok((deleted, elapsed))
+}
+
+/// Runs one batch in a write transaction, keeping the longest time a batch
+/// held the writer.
+fn batch<T>(
+    state: &AppState,
+    longest: &mut Duration,
+    f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+) -> rusqlite::Result<T> {
+    state.db.write(|tx| {
+        let started = Instant::now();
+        let value = f(tx);
+        *longest = (*longest).max(started.elapsed());
+        value
+    })
 }
 
 fn purge_app(
@@ -162,6 +189,7 @@ fn purge_app(
     app: &AppSettings,
     now: i64,
     grace: u64,
+    longest: &mut Duration,
 ) -> rusqlite::Result<Deleted> {
     let retention = state.purge.retention as i64;
     let ended_before = now.saturating_sub(retention);
@@ -171,9 +199,9 @@ fn purge_app(
         if state.purge.stopping() {
             return Ok(deleted);
         }
-        let (sessions, tokens) = state
-            .db
-            .write(|tx| delete_ended_sessions(tx, app, ended_before, SESSION_BATCH))?;
+        let (sessions, tokens) = batch(state, longest, |tx| {
+            delete_ended_sessions(tx, app, ended_before, SESSION_BATCH)
+        })?;
         deleted.sessions += sessions as u64;
         deleted.session_tokens += tokens as u64;
         if sessions < SESSION_BATCH {
@@ -185,9 +213,9 @@ fn purge_app(
         if state.purge.stopping() {
             return Ok(deleted);
         }
-        let tokens = state
-            .db
-            .write(|tx| delete_rotated_tokens(tx, &app.id, rotated_before, TOKEN_BATCH))?;
+        let tokens = batch(state, longest, |tx| {
+            delete_rotated_tokens(tx, &app.id, rotated_before, TOKEN_BATCH)
+        })?;
         deleted.rotated_tokens += tokens as u64;
         if tokens < TOKEN_BATCH {
             break;
@@ -251,11 +279,13 @@ pub fn delete_rotated_tokens(
 /// Returns the pages the deletions freed to the file system (incremental
 /// auto-vacuum), a batch at a time, then checkpoints the write-ahead log
 /// without waiting for anyone, so the file shrinks now rather than at the
-/// next automatic checkpoint.
-fn give_back_free_pages(state: &AppState) -> rusqlite::Result<()> {
+/// next automatic checkpoint. A reader in the middle of a query holds a
+/// checkpoint back: it is tried again a few times, the writer free between
+/// tries.
+fn give_back_free_pages(state: &AppState, longest: &mut Duration) -> rusqlite::Result<()> {
     // Bounded: other writers may free pages meanwhile.
-    for _ in 0..1000 {
-        let left: i64 = state.db.write(|tx| {
+    for _ in 0..100_000 {
+        let left: i64 = batch(state, longest, |tx| {
             tx.execute_batch(&format!("PRAGMA incremental_vacuum({VACUUM_PAGES})"))?;
             tx.pragma_query_value(None, "freelist_count", |row| row.get(0))
         })?;
@@ -264,7 +294,16 @@ fn give_back_free_pages(state: &AppState) -> rusqlite::Result<()> {
         }
         std::thread::sleep(BATCH_PAUSE);
     }
-    state.db.checkpoint()
+    for _ in 0..CHECKPOINT_TRIES {
+        let started = Instant::now();
+        let complete = state.db.checkpoint()?;
+        *longest = (*longest).max(started.elapsed());
+        if complete || state.purge.stopping() {
+            break;
+        }
+        std::thread::sleep(CHECKPOINT_PAUSE);
+    }
+    Ok(())
 }
 
 /// Row counts, for `GET /admin/db`; with `app`, that app's rows only.

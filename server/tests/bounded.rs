@@ -82,13 +82,17 @@ fn describe(latencies: &[Duration], elapsed: Duration) -> String {
 }
 
 fn figures(db: &Value) -> String {
+    let purge = &db["purge"];
     format!(
-        "{} sessions, {} refresh tokens ({} rotated), file {} bytes + log {} bytes",
+        "{} sessions, {} refresh tokens ({} rotated), file {} bytes + log {} bytes; \
+         longest purge so far {} ms, its longest transaction {} µs",
         db["sessions"],
         db["refresh_tokens"],
         db["rotated_tokens"],
         db["file_bytes"],
-        db["wal_bytes"]
+        db["wal_bytes"],
+        purge["longest_run_ms"],
+        purge["longest_batch_us"]
     )
 }
 
