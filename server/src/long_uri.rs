@@ -7,7 +7,8 @@
 //! is read to its end and discarded as it streams in (never buffered), and
 //! hyper gets the same request with `/` as its target, marked [`TooLong`]:
 //! the request goes through the usual layers (log, CORS, JSON errors) and
-//! [`refuse`] answers it 414.
+//! [`refuse`] answers it 414. Only a connection's first request line is
+//! read: the server serves one request per connection.
 
 use std::io;
 use std::pin::Pin;
