@@ -14,7 +14,8 @@ use serde_json::{json, Value};
 use crate::config::{valid_app_id, AppPatch, AppSettings};
 use crate::error::{parse_json, ApiError};
 use crate::faults::FaultRequest;
-use crate::state::SharedState;
+use crate::purge;
+use crate::state::{AppState, SharedState};
 use crate::store::{self, User, STATUS_ACTIVE, STATUS_INACTIVE};
 use crate::util::secure_eq;
 
@@ -58,6 +59,7 @@ fn app_json(state: &SharedState, app: &AppSettings) -> Value {
         "rp_id": crate::passkeys::rp_id(state, app),
         "webauthn_origins": crate::passkeys::allowed_origins(state, app),
         "user_metadata_schema": app.user_metadata_schema,
+        "reuse_grace": app.reuse_grace_or(state.reuse_grace),
     })
 }
 
@@ -335,4 +337,52 @@ pub async fn set_clock(
         None => state.clock.set_global_offset(request.offset_secs),
     }
     Ok(Json(clock_json(&state, request.app.as_deref())))
+}
+
+/// `GET /admin/db[?app=X]`: row counts (all apps, or one), file sizes, and
+/// the purge's settings and record.
+pub async fn get_db(
+    State(state): State<SharedState>,
+    query: Result<Query<AppQuery>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let app = app_param(query)?;
+    if let Some(app) = &app {
+        state.app(app)?;
+    }
+    state
+        .blocking(move |state| {
+            let counts = state.db.read(|conn| purge::counts(conn, app.as_deref()))?;
+            Ok(Json(db_json(state, counts)))
+        })
+        .await
+}
+
+fn db_json(state: &AppState, counts: purge::Counts) -> Value {
+    let (file_bytes, wal_bytes) = state.db.file_sizes();
+    json!({
+        "sessions": counts.sessions,
+        "refresh_tokens": counts.refresh_tokens,
+        "rotated_tokens": counts.rotated_tokens,
+        "file_bytes": file_bytes,
+        "wal_bytes": wal_bytes,
+        "retention": state.purge.retention,
+        "purge_interval": state.purge.interval,
+        "purge": state.purge.report(),
+    })
+}
+
+/// `POST /admin/purge`: purges now (as the background purge does) and
+/// answers what it deleted, with the counts after it.
+pub async fn run_purge(State(state): State<SharedState>) -> Result<Json<Value>, ApiError> {
+    state
+        .blocking(|state| {
+            let (deleted, elapsed) = purge::run(state)?;
+            let counts = state.db.read(|conn| purge::counts(conn, None))?;
+            Ok(Json(json!({
+                "deleted": deleted,
+                "duration_ms": elapsed.as_millis() as u64,
+                "db": db_json(state, counts),
+            })))
+        })
+        .await
 }

@@ -80,12 +80,16 @@ pub async fn refresh(
     let response = state
         .blocking(move |state| {
             let now = state.clock.now(&app.id);
+            let rotation = store::Rotation {
+                key: state.signer.rotation_key(),
+                grace: app.reuse_grace_or(state.reuse_grace),
+            };
             let issued = state
                 .db
-                .write(|tx| store::refresh(tx, &app, &token, now))?
+                .write(|tx| store::refresh(tx, &app, &token, now, rotation))?
                 .map_err(refusal)?;
             let jwt = state.auth_token(&app, &issued, now)?;
-            state.stats.refresh_ok(&app.id);
+            state.stats.refresh_ok(&app.id, issued.retried);
             Ok(auth_result(jwt, &issued))
         })
         .await?;

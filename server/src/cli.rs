@@ -32,6 +32,12 @@ OPTIONS:
     --auth-token-lifetime SECS   Demo app: auth token lifetime [default: 300]
     --session-expiration SECS    Demo app: absolute session length [default: 2592000 (30 days)]
     --inactivity-timeout SECS    Demo app: inactivity timeout [default: 604800 (7 days)]
+    --reuse-grace SECS           Rotation grace period of every app that sets none: a rotated
+                                 refresh token presented again this soon gets the same new
+                                 tokens instead of revoking the session [default: 0 (strict)]
+    --retention SECS             How long a dead refresh token (rotated away, or of an ended
+                                 session) is remembered before it is purged [default: 86400]
+    --purge-interval SECS        Seconds between background purges; 0 turns them off [default: 60]
     -h, --help                   Print this help
     -V, --version                Print the version
 
@@ -49,7 +55,8 @@ pub const DEFAULT_DATA_DIR: &str = ".data";
 
 #[derive(Debug)]
 pub enum Command {
-    Serve(ServeOptions),
+    // Boxed: the options are much larger than the other variants.
+    Serve(Box<ServeOptions>),
     User {
         action: UserAction,
         data: PathBuf,
@@ -167,12 +174,21 @@ fn parse_serve(mut args: Args) -> Result<Command, String> {
             "--inactivity-timeout" => {
                 demo.inactivity_timeout = Some(parse_secs(&arg, &args.value(&arg)?)?)
             }
+            "--reuse-grace" => {
+                options.overrides.reuse_grace = Some(parse_secs(&arg, &args.value(&arg)?)?)
+            }
+            "--retention" => {
+                options.overrides.retention = Some(parse_secs(&arg, &args.value(&arg)?)?)
+            }
+            "--purge-interval" => {
+                options.overrides.purge_interval = Some(parse_secs(&arg, &args.value(&arg)?)?)
+            }
             other => return Err(format!("unexpected argument {other:?}")),
         }
         args.check_no_value(&arg)?;
     }
     options.overrides.demo = demo;
-    Ok(Command::Serve(options))
+    Ok(Command::Serve(Box::new(options)))
 }
 
 fn parse_user_command(action: UserAction, name: &str, mut args: Args) -> Result<Command, String> {
@@ -285,10 +301,18 @@ mod tests {
             "5",
             "--admin-key",
             "k",
+            "--reuse-grace",
+            "30",
+            "--retention=600",
+            "--purge-interval",
+            "0",
         ])
         .unwrap() else {
             panic!("not serve")
         };
+        assert_eq!(o.overrides.reuse_grace, Some(30));
+        assert_eq!(o.overrides.retention, Some(600));
+        assert_eq!(o.overrides.purge_interval, Some(0));
         assert_eq!(o.addr.port(), 0);
         assert_eq!(o.data, PathBuf::from("/tmp/x"));
         assert_eq!(o.overrides.origins.len(), 2);
@@ -379,6 +403,8 @@ mod tests {
         assert!(parse_strs(&["--bogus"]).is_err());
         assert!(parse_strs(&["--addr"]).is_err());
         assert!(parse_strs(&["--auth-token-lifetime", "ten"]).is_err());
+        assert!(parse_strs(&["--reuse-grace", "-1"]).is_err());
+        assert!(parse_strs(&["--retention"]).is_err());
         assert!(parse_strs(&["--help=x"]).is_err());
     }
 }

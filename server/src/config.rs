@@ -16,6 +16,17 @@ pub const DEFAULT_INACTIVITY_TIMEOUT: u64 = 7 * 24 * 3600;
 /// Upper bound for every duration setting (ten years), so that adding it to a
 /// timestamp can never overflow and absurd values are refused.
 pub const MAX_DURATION: u64 = 10 * 365 * 24 * 3600;
+/// The longest rotation grace period (`reuse_grace`): five minutes, as Ory
+/// Hydra allows; Okta and Cognito stop at 60 seconds. It is a window in which
+/// a stolen, already rotated token still works, so it stays short.
+pub const MAX_REUSE_GRACE: u64 = 300;
+/// How long a dead refresh token (rotated away, or of a session that ended)
+/// is remembered, by default: one day.
+pub const DEFAULT_RETENTION: u64 = 24 * 3600;
+/// How often the background purge runs, by default.
+pub const DEFAULT_PURGE_INTERVAL: u64 = 60;
+/// The longest purge interval (a day); 0 turns the background purge off.
+pub const MAX_PURGE_INTERVAL: u64 = 24 * 3600;
 pub const CONFIG_FILE: &str = "config.json";
 
 /// The session settings of one app, as in Passage's console
@@ -40,6 +51,9 @@ pub struct AppSettings {
     pub webauthn_origins: Vec<String>,
     /// The user-metadata fields the app declares.
     pub user_metadata_schema: Vec<MetadataField>,
+    /// Rotation grace period, seconds (0: strict reuse detection); `None`
+    /// means the server's `--reuse-grace`.
+    pub reuse_grace: Option<u64>,
 }
 
 impl AppSettings {
@@ -53,7 +67,13 @@ impl AppSettings {
             rp_id: None,
             webauthn_origins: Vec::new(),
             user_metadata_schema: Vec::new(),
+            reuse_grace: None,
         }
+    }
+
+    /// The grace period in force: the app's own, else the server's.
+    pub fn reuse_grace_or(&self, server_default: u64) -> u64 {
+        self.reuse_grace.unwrap_or(server_default)
     }
 
     /// Applies the fields present in `patch`. An empty `origin` resets it to
@@ -67,6 +87,9 @@ impl AppSettings {
         }
         if let Some(v) = patch.inactivity_timeout {
             self.inactivity_timeout = v;
+        }
+        if let Some(v) = patch.reuse_grace {
+            self.reuse_grace = Some(v);
         }
         if let Some(origin) = &patch.origin {
             self.origin = if origin.is_empty() {
@@ -105,6 +128,7 @@ pub struct AppPatch {
     pub webauthn_origins: Option<Vec<String>>,
     /// Replaces the whole schema.
     pub user_metadata_schema: Option<Vec<MetadataField>>,
+    pub reuse_grace: Option<u64>,
 }
 
 impl AppPatch {
@@ -138,8 +162,38 @@ impl AppPatch {
         if let Some(schema) = &self.user_metadata_schema {
             crate::metadata::validate_schema(schema)?;
         }
+        if let Some(v) = self.reuse_grace {
+            validate_reuse_grace("reuse_grace", v)?;
+        }
         Ok(())
     }
+}
+
+pub fn validate_reuse_grace(name: &str, v: u64) -> Result<(), String> {
+    if v > MAX_REUSE_GRACE {
+        return Err(format!(
+            "{name} must be between 0 (strict) and {MAX_REUSE_GRACE} seconds"
+        ));
+    }
+    Ok(())
+}
+
+fn validate_retention(name: &str, v: u64) -> Result<(), String> {
+    if v > MAX_DURATION {
+        return Err(format!(
+            "{name} must be between 0 and {MAX_DURATION} seconds"
+        ));
+    }
+    Ok(())
+}
+
+fn validate_purge_interval(name: &str, v: u64) -> Result<(), String> {
+    if v > MAX_PURGE_INTERVAL {
+        return Err(format!(
+            "{name} must be between 0 (off) and {MAX_PURGE_INTERVAL} seconds"
+        ));
+    }
+    Ok(())
 }
 
 /// An origin is `scheme://host[:port]`, nothing more.
@@ -187,6 +241,12 @@ pub struct FileConfig {
     /// The base URL used in `iss` and as the default app origin, when the
     /// server is reached through another name than its listening address.
     pub public_url: Option<String>,
+    /// Default rotation grace period of every app that sets none.
+    pub reuse_grace: Option<u64>,
+    /// How long dead refresh tokens are remembered before the purge.
+    pub retention: Option<u64>,
+    /// Seconds between background purges (0: off).
+    pub purge_interval: Option<u64>,
     #[serde(default)]
     pub apps: BTreeMap<String, AppPatch>,
 }
@@ -220,6 +280,15 @@ impl FileConfig {
         if let Some(url) = &self.public_url {
             validate_origin(url)?;
         }
+        if let Some(v) = self.reuse_grace {
+            validate_reuse_grace("reuse_grace", v)?;
+        }
+        if let Some(v) = self.retention {
+            validate_retention("retention", v)?;
+        }
+        if let Some(v) = self.purge_interval {
+            validate_purge_interval("purge_interval", v)?;
+        }
         for (id, patch) in &self.apps {
             if !valid_app_id(id) {
                 return Err(format!(
@@ -242,6 +311,12 @@ pub struct Settings {
     /// Apps declared by configuration: always `demo`, plus those of the
     /// config file. Apps created at run time live in the database only.
     pub apps: Vec<AppSettings>,
+    /// Rotation grace period of the apps that set none, seconds.
+    pub reuse_grace: u64,
+    /// How long a dead refresh token is remembered, seconds.
+    pub retention: u64,
+    /// Seconds between background purges; 0: no background purge.
+    pub purge_interval: u64,
 }
 
 /// Command-line values that override the config file.
@@ -251,6 +326,9 @@ pub struct Overrides {
     pub origins: Vec<String>,
     pub public_url: Option<String>,
     pub demo: AppPatch,
+    pub reuse_grace: Option<u64>,
+    pub retention: Option<u64>,
+    pub purge_interval: Option<u64>,
 }
 
 impl Settings {
@@ -294,11 +372,26 @@ impl Settings {
         if admin_key.is_empty() {
             return Err("the admin key must not be empty".into());
         }
+        let reuse_grace = flags.reuse_grace.or(file.reuse_grace).unwrap_or(0);
+        validate_reuse_grace("--reuse-grace", reuse_grace)?;
+        let retention = flags
+            .retention
+            .or(file.retention)
+            .unwrap_or(DEFAULT_RETENTION);
+        validate_retention("--retention", retention)?;
+        let purge_interval = flags
+            .purge_interval
+            .or(file.purge_interval)
+            .unwrap_or(DEFAULT_PURGE_INTERVAL);
+        validate_purge_interval("--purge-interval", purge_interval)?;
         Ok(Settings {
             admin_key,
             origins,
             public_url,
             apps,
+            reuse_grace,
+            retention,
+            purge_interval,
         })
     }
 }
@@ -349,6 +442,48 @@ mod tests {
     }
 
     #[test]
+    fn grace_retention_and_purge_interval() {
+        let s = Settings::resolve(FileConfig::default(), Overrides::default()).unwrap();
+        assert_eq!(
+            (s.reuse_grace, s.retention, s.purge_interval),
+            (0, 86_400, 60)
+        );
+        let file: FileConfig = serde_json::from_str(
+            r#"{"reuse_grace": 10, "retention": 100, "purge_interval": 5,
+                "apps": {"demo": {"reuse_grace": 0}, "other": {"reuse_grace": 300}}}"#,
+        )
+        .unwrap();
+        file.validate().unwrap();
+        let flags = Overrides {
+            reuse_grace: Some(20),
+            purge_interval: Some(0),
+            ..Overrides::default()
+        };
+        let s = Settings::resolve(file, flags).unwrap();
+        assert_eq!((s.reuse_grace, s.retention, s.purge_interval), (20, 100, 0));
+        assert_eq!(s.apps[0].reuse_grace, Some(0));
+        assert_eq!(s.apps[0].reuse_grace_or(s.reuse_grace), 0);
+        assert_eq!(s.apps[1].reuse_grace, Some(300));
+        assert_eq!(AppSettings::with_defaults("x").reuse_grace_or(20), 20);
+        for bad in [
+            Overrides {
+                reuse_grace: Some(301),
+                ..Overrides::default()
+            },
+            Overrides {
+                retention: Some(MAX_DURATION + 1),
+                ..Overrides::default()
+            },
+            Overrides {
+                purge_interval: Some(MAX_PURGE_INTERVAL + 1),
+                ..Overrides::default()
+            },
+        ] {
+            assert!(Settings::resolve(FileConfig::default(), bad).is_err());
+        }
+    }
+
+    #[test]
     fn refuses_bad_values() {
         let bad = [
             r#"{"apps": {"demo": {"auth_token_lifetime": 0}}}"#,
@@ -356,6 +491,9 @@ mod tests {
             r#"{"apps": {"demo": {"origin": "ftp://x"}}}"#,
             r#"{"origins": ["localhost:3000"]}"#,
             r#"{"admin_key": ""}"#,
+            r#"{"apps": {"demo": {"reuse_grace": 301}}}"#,
+            r#"{"reuse_grace": 301}"#,
+            r#"{"purge_interval": 86401}"#,
         ];
         for text in bad {
             let parsed: Result<FileConfig, _> = serde_json::from_str(text);

@@ -14,8 +14,12 @@ use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 
 pub const DB_FILE: &str = "passage.sqlite3";
 const MAX_IDLE_READERS: usize = 4;
-const SCHEMA_VERSION: i64 = 3;
+/// `PRAGMA auto_vacuum` value for INCREMENTAL.
+const AUTO_VACUUM_INCREMENTAL: i64 = 2;
+/// Bytes of write-ahead log kept after a checkpoint.
+const JOURNAL_SIZE_LIMIT: i64 = 4 * 1024 * 1024;
 
+/// Version 1: the tables.
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS apps (
     id TEXT PRIMARY KEY,
@@ -142,10 +146,22 @@ CREATE TABLE IF NOT EXISTS passkeys (
 CREATE INDEX IF NOT EXISTS passkeys_by_user ON passkeys (user_id);
 ";
 
+/// Version 4: the per-app rotation grace period, and an index for the purge
+/// of rotated-away tokens (only rotated tokens are in it). (Numbered after
+/// version 3, which databases in use already have: a lower number would be
+/// skipped.)
+const SCHEMA_V4: &str = "
+-- Seconds; NULL: the server's --reuse-grace.
+ALTER TABLE apps ADD COLUMN reuse_grace INTEGER;
+CREATE INDEX IF NOT EXISTS refresh_tokens_by_rotation
+    ON refresh_tokens (rotated_at) WHERE rotated_at IS NOT NULL;
+";
+
 /// Each step brings the schema up from the version before it: a database
-/// at version N gets every step above N, in order. Steps only create what
-/// is missing, so a step run twice does no harm.
-const MIGRATIONS: &[(i64, &str)] = &[(1, SCHEMA), (3, SCHEMA_V3)];
+/// at version N gets every step above N, in order, each in its own
+/// transaction that also records its version, so a step runs exactly once
+/// (an `ALTER TABLE` could not run twice).
+const MIGRATIONS: &[(i64, &str)] = &[(1, SCHEMA), (3, SCHEMA_V3), (4, SCHEMA_V4)];
 
 pub struct Db {
     path: PathBuf,
@@ -157,9 +173,10 @@ impl Db {
     /// Opens (creating it if needed) the database and brings its schema up
     /// to date.
     pub fn open(path: &Path) -> Result<Db, String> {
-        let writer = open_connection(path, true)
+        let mut writer = open_connection(path, true)
             .map_err(|e| format!("cannot open database {}: {e}", path.display()))?;
-        migrate(&writer).map_err(|e| format!("cannot set up database {}: {e}", path.display()))?;
+        migrate(&mut writer)
+            .map_err(|e| format!("cannot set up database {}: {e}", path.display()))?;
         Ok(Db {
             path: path.to_owned(),
             writer: Mutex::new(writer),
@@ -196,6 +213,30 @@ impl Db {
         Ok(value)
     }
 
+    /// Copies the write-ahead log into the database file, as far as readers
+    /// allow, without waiting for them (a PASSIVE checkpoint). Returns
+    /// whether it copied everything (only then does a database file that
+    /// shrank get shorter).
+    pub fn checkpoint(&self) -> rusqlite::Result<bool> {
+        let conn = self
+            .writer
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
+            let busy: i64 = row.get(0)?;
+            let (log, copied): (i64, i64) = (row.get(1)?, row.get(2)?);
+            Ok(busy == 0 && log == copied)
+        })
+    }
+
+    /// The sizes in bytes of the database file and of its write-ahead log.
+    pub fn file_sizes(&self) -> (u64, u64) {
+        let size = |path: &Path| std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+        let mut wal = self.path.clone().into_os_string();
+        wal.push("-wal");
+        (size(&self.path), size(Path::new(&wal)))
+    }
+
     /// Runs `f` on a pooled read connection.
     pub fn read<T>(
         &self,
@@ -229,24 +270,47 @@ fn open_connection(path: &Path, create: bool) -> rusqlite::Result<Connection> {
     }
     let conn = Connection::open_with_flags(path, flags)?;
     conn.busy_timeout(Duration::from_secs(10))?;
+    if create {
+        // Before anything writes the file's first page (switching to WAL
+        // does), or a new database is made without it (see `migrate`).
+        conn.pragma_update(None, "auto_vacuum", AUTO_VACUUM_INCREMENTAL)?;
+    }
     // WAL lets readers run beside the writer; NORMAL sync is durable across
     // process crashes, which is what a restart needs.
     let _mode: String =
         conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
+    // After a checkpoint has emptied it, the log is cut back to this size
+    // instead of keeping the largest size it ever had.
+    conn.pragma_update(None, "journal_size_limit", JOURNAL_SIZE_LIMIT)?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     Ok(conn)
 }
 
-fn migrate(conn: &Connection) -> rusqlite::Result<()> {
+fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
     let version: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
-    for (step, sql) in MIGRATIONS {
-        if version < *step {
-            conn.execute_batch(sql)?;
+    // Incremental auto-vacuum lets the purge give freed pages back to the
+    // file system. It must be chosen before the first table is created; a
+    // database made by an older version needs one VACUUM to switch.
+    let auto_vacuum: i64 = conn.pragma_query_value(None, "auto_vacuum", |row| row.get(0))?;
+    if auto_vacuum != AUTO_VACUUM_INCREMENTAL {
+        conn.pragma_update(None, "auto_vacuum", AUTO_VACUUM_INCREMENTAL)?;
+        if version > 0 {
+            conn.execute_batch("VACUUM")?;
         }
     }
-    if version < SCHEMA_VERSION {
-        conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+    for &(step, sql) in MIGRATIONS {
+        if version < step {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            // Read again under the write lock: another process (a CLI
+            // subcommand beside the server) may have just done this step.
+            let now: i64 = tx.pragma_query_value(None, "user_version", |row| row.get(0))?;
+            if now < step {
+                tx.execute_batch(sql)?;
+                tx.pragma_update(None, "user_version", step)?;
+            }
+            tx.commit()?;
+        }
     }
     Ok(())
 }
@@ -254,6 +318,9 @@ fn migrate(conn: &Connection) -> rusqlite::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The version of a database brought up to date.
+    const CURRENT: i64 = MIGRATIONS[MIGRATIONS.len() - 1].0;
 
     fn temp_path() -> PathBuf {
         let dir = std::env::temp_dir().join(format!("pas-db-{}", crate::util::random_id()));
@@ -298,11 +365,68 @@ mod tests {
                 ))
             })
             .unwrap();
-        assert_eq!((version, users), (3, 1));
+        assert_eq!((version, users), (CURRENT, 1));
         drop(db);
         // Opening it again changes nothing.
         let again = Db::open(&path).unwrap();
         assert_eq!(tables(&again), names);
+        std::fs::remove_dir_all(path.parent().unwrap()).ok();
+    }
+
+    #[test]
+    fn a_version_3_database_is_brought_up_to_date() {
+        let path = temp_path();
+        {
+            // What the server made before version 4.
+            let conn = Connection::open(&path).unwrap();
+            conn.pragma_update(None, "journal_mode", "WAL").unwrap();
+            conn.execute_batch(SCHEMA).unwrap();
+            conn.execute_batch(SCHEMA_V3).unwrap();
+            conn.pragma_update(None, "user_version", 3).unwrap();
+            conn.execute_batch(
+                "INSERT INTO apps VALUES ('demo', 300, 2592000, 604800, NULL, 0, 0);
+                 INSERT INTO users (id, app_id, email, created_at, updated_at)
+                     VALUES ('u', 'demo', 'a@example.com', 0, 0);
+                 INSERT INTO sessions (id, app_id, user_id, created_at, expires_at, last_used_at)
+                     VALUES ('s', 'demo', 'u', 0, 100, 0);
+                 INSERT INTO refresh_tokens VALUES (x'00', 's', 0, NULL);",
+            )
+            .unwrap();
+            let mode: i64 = conn
+                .pragma_query_value(None, "auto_vacuum", |r| r.get(0))
+                .unwrap();
+            assert_eq!(mode, 0);
+        }
+        let db = Db::open(&path).unwrap();
+        // Twice: the second open finds nothing to do.
+        drop(Db::open(&path).unwrap());
+        db.read(|conn| {
+            let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+            let mode: i64 = conn.pragma_query_value(None, "auto_vacuum", |r| r.get(0))?;
+            assert_eq!((version, mode), (CURRENT, AUTO_VACUUM_INCREMENTAL));
+            let grace: Option<i64> =
+                conn.query_row("SELECT reuse_grace FROM apps", [], |r| r.get(0))?;
+            assert_eq!(grace, None);
+            let tokens: i64 =
+                conn.query_row("SELECT COUNT(*) FROM refresh_tokens", [], |r| r.get(0))?;
+            assert_eq!(tokens, 1);
+            let plan: String = conn.query_row(
+                "EXPLAIN QUERY PLAN SELECT rowid FROM refresh_tokens WHERE rotated_at <= 5",
+                [],
+                |r| r.get(3),
+            )?;
+            assert!(plan.contains("refresh_tokens_by_rotation"), "{plan}");
+            Ok(())
+        })
+        .unwrap();
+        std::fs::remove_dir_all(path.parent().unwrap()).ok();
+        // A new database is incremental from the start.
+        let path = temp_path();
+        let fresh = Db::open(&path).unwrap();
+        let mode: i64 = fresh
+            .read(|c| c.pragma_query_value(None, "auto_vacuum", |r| r.get(0)))
+            .unwrap();
+        assert_eq!(mode, AUTO_VACUUM_INCREMENTAL);
         std::fs::remove_dir_all(path.parent().unwrap()).ok();
     }
 }

@@ -36,6 +36,10 @@ pub enum Mode {
     Drop,
     /// Wait `delay_ms`, then handle the request normally.
     Delay,
+    /// Handle the request at once, then hold the answer `delay_ms` before
+    /// sending it. The work is done (a rotation committed) even if the
+    /// client goes away meanwhile: an answer lost on its way back.
+    Late,
 }
 
 /// The body of `POST /admin/faults`.
@@ -92,6 +96,9 @@ impl Fault {
         }
         if matches!(req.retry_after, Some(secs) if secs > 86_400) {
             return Err("retry_after must be at most 86400 seconds".into());
+        }
+        if mode == Mode::Late && delay_ms == 0 {
+            return Err("mode \"late\" needs delay_ms".into());
         }
         if req.body.is_some() && mode != Mode::Malformed {
             return Err("body is only used with mode \"malformed\"".into());
@@ -165,11 +172,17 @@ impl Faults {
 /// the delay); `Some`: the response to send instead. For `drop` this never
 /// returns: the connection is closed under the pending request.
 pub async fn apply(fault: &Fault, conn: Option<&ConnHandle>) -> Option<Response> {
-    if fault.delay_ms > 0 {
+    if fault.delay_ms > 0 && fault.mode != Mode::Late {
         tokio::time::sleep(Duration::from_millis(fault.delay_ms)).await;
     }
     match fault.mode {
         Mode::Delay => None,
+        Mode::Late => {
+            if let Some(conn) = conn {
+                conn.hold_reply(Duration::from_millis(fault.delay_ms));
+            }
+            None
+        }
         Mode::Status => {
             let status =
                 StatusCode::from_u16(fault.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
@@ -225,6 +238,9 @@ mod tests {
         assert!(Fault::from_request(1, request(r#"{"status": 200}"#)).is_err());
         assert!(Fault::from_request(1, request(r#"{"count": 0}"#)).is_err());
         assert!(Fault::from_request(1, request(r#"{"body": "x"}"#)).is_err());
+        assert!(Fault::from_request(1, request(r#"{"mode": "late"}"#)).is_err());
+        let f = Fault::from_request(1, request(r#"{"mode": "late", "delay_ms": 5}"#)).unwrap();
+        assert_eq!((f.mode, f.delay_ms), (Mode::Late, 5));
         assert!(serde_json::from_str::<FaultRequest>(r#"{"mode": "boom"}"#).is_err());
     }
 

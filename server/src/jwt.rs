@@ -36,6 +36,8 @@ pub struct Signer {
     kid: String,
     /// The public JWK, as served in the JWKS.
     jwk: Value,
+    /// Derives rotated refresh tokens ([`crate::util::successor_token`]).
+    rotation_key: [u8; 32],
 }
 
 impl Signer {
@@ -60,6 +62,11 @@ impl Signer {
         Signer::from_key(&key)
     }
 
+    /// The key that derives each rotated refresh token from the one before.
+    pub fn rotation_key(&self) -> &[u8; 32] {
+        &self.rotation_key
+    }
+
     pub fn from_key(key: &RsaPrivateKey) -> Result<Signer, String> {
         let der = key
             .to_pkcs1_der()
@@ -71,7 +78,13 @@ impl Signer {
         let kid = URL_SAFE_NO_PAD.encode(Sha256::digest(thumbprint_input.as_bytes()));
         let decoding = DecodingKey::from_rsa_components(&n, &e)
             .map_err(|e| format!("cannot use the signing key: {e}"))?;
+        // A separate key for refresh-token rotation, derived from the
+        // private key so it needs no file of its own and survives restarts.
+        let mut rotation = Sha256::new();
+        rotation.update(b"passage-auth-server refresh token rotation v1\0");
+        rotation.update(der.as_bytes());
         Ok(Signer {
+            rotation_key: rotation.finalize().into(),
             encoding: EncodingKey::from_rsa_der(der.as_bytes()),
             decoding,
             jwk: json!({"kty": "RSA", "use": "sig", "alg": "RS256", "kid": kid, "n": n, "e": e}),

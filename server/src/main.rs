@@ -11,8 +11,10 @@ mod db;
 mod error;
 mod faults;
 mod jwt;
+mod long_uri;
 mod metadata;
 mod passkeys;
+mod purge;
 mod server;
 mod state;
 mod static_files;
@@ -41,7 +43,7 @@ fn main() -> ExitCode {
             println!("passage-auth-server {}", env!("CARGO_PKG_VERSION"));
             Ok(())
         }
-        Command::Serve(options) => server::run(options),
+        Command::Serve(options) => server::run(*options),
         Command::User {
             action,
             data,

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
@@ -26,6 +26,8 @@ use tower::ServiceExt;
 use crate::config::{FileConfig, Overrides, Settings};
 use crate::db::{Db, DB_FILE};
 use crate::jwt::Signer;
+use crate::long_uri::{self, TooLong};
+use crate::purge::{self, Purger};
 use crate::state::{AppState, SharedState};
 use crate::static_files::StaticDirs;
 use crate::{account, admin, api, cors, error, passkeys, static_files, store};
@@ -49,13 +51,27 @@ pub struct ServeOptions {
 }
 
 /// Lets a handler close the connection its request came on, without any
-/// response (the `drop` fault).
+/// response (the `drop` fault), or hold its answer back once it is ready
+/// (the `late` fault).
 #[derive(Clone)]
-pub struct ConnHandle(Arc<Notify>);
+pub struct ConnHandle {
+    kill: Arc<Notify>,
+    hold: Arc<Mutex<Option<Duration>>>,
+}
 
 impl ConnHandle {
     pub fn close(&self) {
-        self.0.notify_one();
+        self.kill.notify_one();
+    }
+
+    /// Sends the answer to this connection's request `delay` after it is
+    /// ready (the request is handled at once).
+    pub fn hold_reply(&self, delay: Duration) {
+        *self.hold.lock().unwrap_or_else(|p| p.into_inner()) = Some(delay);
+    }
+
+    fn take_hold(&self) -> Option<Duration> {
+        self.hold.lock().unwrap_or_else(|p| p.into_inner()).take()
     }
 }
 
@@ -122,6 +138,8 @@ async fn serve(options: ServeOptions) -> Result<(), String> {
         base_url,
         origins: settings.origins.clone(),
         static_dirs,
+        reuse_grace: settings.reuse_grace,
+        purge: Purger::new(settings.retention, settings.purge_interval),
     });
     let app_ids: Vec<String> = state.all_apps().into_iter().map(|a| a.id).collect();
     eprintln!(
@@ -131,6 +149,10 @@ async fn serve(options: ServeOptions) -> Result<(), String> {
         display_opt(&state.static_dirs.www),
         display_opt(&state.static_dirs.pkg),
     );
+    if state.purge.interval > 0 {
+        tokio::spawn(purge::background(Arc::clone(&state)));
+    }
+    let purger = Arc::clone(&state);
     let router = router(state);
 
     {
@@ -163,14 +185,35 @@ async fn serve(options: ServeOptions) -> Result<(), String> {
                 };
                 let _ = stream.set_nodelay(true);
                 let kill = Arc::new(Notify::new());
-                let handle = ConnHandle(Arc::clone(&kill));
+                let handle = ConnHandle {
+                    kill: Arc::clone(&kill),
+                    hold: Arc::default(),
+                };
                 let router = router.clone();
-                let service = hyper::service::service_fn(move |mut req: Request<Incoming>| {
-                    req.extensions_mut().insert(handle.clone());
-                    router.clone().oneshot(req.map(Body::new))
-                });
-                let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+                let http = http.clone();
+                let watcher = graceful.watcher();
                 tokio::spawn(async move {
+                    // A URL over hyper's limit would get hyper's bare 414:
+                    // the request line is read here first (see long_uri).
+                    let Ok((stream, too_long)) = long_uri::read_request_line(stream).await else {
+                        return;
+                    };
+                    let service = hyper::service::service_fn(move |mut req: Request<Incoming>| {
+                        req.extensions_mut().insert(handle.clone());
+                        if let Some(too_long) = &too_long {
+                            req.extensions_mut().insert(too_long.clone());
+                        }
+                        let handled = router.clone().oneshot(req.map(Body::new));
+                        let handle = handle.clone();
+                        async move {
+                            let response = handled.await;
+                            if let Some(delay) = handle.take_hold() {
+                                tokio::time::sleep(delay).await;
+                            }
+                            response
+                        }
+                    });
+                    let connection = watcher.watch(http.serve_connection(TokioIo::new(stream), service));
                     tokio::select! {
                         // Errors here are clients going away; nothing to do.
                         _ = connection => {}
@@ -185,6 +228,7 @@ async fn serve(options: ServeOptions) -> Result<(), String> {
     }
     drop(listener);
     eprintln!("shutting down");
+    purger.purge.stop();
     if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown())
         .await
         .is_err()
@@ -269,6 +313,8 @@ pub fn router(state: SharedState) -> Router {
         .route("/admin/stats", get(admin::get_stats))
         .route("/admin/stats/reset", post(admin::reset_stats))
         .route("/admin/clock", get(admin::get_clock).post(admin::set_clock))
+        .route("/admin/db", get(admin::get_db))
+        .route("/admin/purge", post(admin::run_purge))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             admin::require_admin_key,
@@ -280,6 +326,7 @@ pub fn router(state: SharedState) -> Router {
         .fallback(static_files::serve)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(middleware::from_fn(error::json_errors))
+        .layer(middleware::from_fn(long_uri::refuse))
         .layer(middleware::from_fn_with_state(state.clone(), cors::cors))
         .layer(middleware::from_fn(log_requests))
         .with_state(state)
@@ -332,9 +379,13 @@ fn account_admin_routes() -> Router<SharedState> {
 /// Writes one line per request to stderr: method, path (never the query
 /// string, which may hold a refresh token), status and duration.
 async fn log_requests(req: Request, next: Next) -> Response {
+    let path = match req.extensions().get::<TooLong>() {
+        Some(too_long) => format!("{}… ({} bytes)", too_long.path, too_long.len),
+        None => crate::util::truncate(req.uri().path(), 200),
+    };
     let mut entry = LogEntry {
         method: req.method().clone(),
-        path: crate::util::truncate(req.uri().path(), 200),
+        path,
         start: Instant::now(),
         status: None,
     };

@@ -11,6 +11,7 @@ use crate::db::Db;
 use crate::error::ApiError;
 use crate::faults::Faults;
 use crate::jwt::{Claims, Signer};
+use crate::purge::Purger;
 use crate::static_files::StaticDirs;
 use crate::stats::Stats;
 use crate::store::Issued;
@@ -32,6 +33,9 @@ pub struct AppState {
     /// Extra CORS origins from flags and the config file.
     pub origins: Vec<String>,
     pub static_dirs: StaticDirs,
+    /// Rotation grace period of the apps that set none (`--reuse-grace`).
+    pub reuse_grace: u64,
+    pub purge: Purger,
 }
 
 impl AppState {

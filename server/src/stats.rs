@@ -14,6 +14,9 @@ pub struct Counters {
     pub refresh: u64,
     /// Refreshes answered with new tokens.
     pub refresh_ok: u64,
+    /// Those of `refresh_ok` that were retries within the grace period,
+    /// answered with the tokens of the rotation they retried.
+    pub refresh_grace: u64,
     pub revoke: u64,
     pub revoke_ok: u64,
     pub currentuser: u64,
@@ -45,8 +48,11 @@ impl Stats {
         });
     }
 
-    pub fn refresh_ok(&self, app: &str) {
-        self.update(app, |c| c.refresh_ok += 1);
+    pub fn refresh_ok(&self, app: &str, retried: bool) {
+        self.update(app, |c| {
+            c.refresh_ok += 1;
+            c.refresh_grace += u64::from(retried);
+        });
     }
 
     pub fn revoke_ok(&self, app: &str) {

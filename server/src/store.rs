@@ -7,7 +7,7 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 use serde_json::{json, Value};
 
 use crate::config::AppSettings;
-use crate::util::{hash_token, new_refresh_token, random_id, rfc3339};
+use crate::util::{hash_token, new_refresh_token, random_id, rfc3339, successor_token};
 
 pub const STATUS_ACTIVE: &str = "active";
 pub const STATUS_INACTIVE: &str = "inactive";
@@ -75,6 +75,18 @@ pub struct Issued {
     pub refresh_token: String,
     /// Absolute end of the session, Unix seconds.
     pub expires_at: i64,
+    /// A retry within the grace period: `refresh_token` is the one the
+    /// presented token was already rotated to.
+    pub retried: bool,
+}
+
+/// How a refresh rotates: the key that derives each successor token from
+/// the token it replaces, and the app's grace period in force.
+#[derive(Clone, Copy)]
+pub struct Rotation<'a> {
+    pub key: &'a [u8; 32],
+    /// Seconds; 0 is strict reuse detection.
+    pub grace: u64,
 }
 
 /// Why a refresh token is refused. Each is answered with 401.
@@ -125,21 +137,23 @@ pub enum RevokeOutcome {
 pub fn upsert_app(conn: &Connection, app: &AppSettings, now: i64) -> rusqlite::Result<()> {
     conn.execute(
         "INSERT INTO apps (id, auth_token_lifetime, session_expiration, inactivity_timeout,
-                           origin, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)
+                           origin, created_at, updated_at, reuse_grace)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7)
          ON CONFLICT (id) DO UPDATE SET
              auth_token_lifetime = excluded.auth_token_lifetime,
              session_expiration = excluded.session_expiration,
              inactivity_timeout = excluded.inactivity_timeout,
              origin = excluded.origin,
-             updated_at = excluded.updated_at",
+             updated_at = excluded.updated_at,
+             reuse_grace = excluded.reuse_grace",
         params![
             app.id,
             app.auth_token_lifetime as i64,
             app.session_expiration as i64,
             app.inactivity_timeout as i64,
             app.origin,
-            now
+            now,
+            app.reuse_grace.map(|v| v as i64),
         ],
     )?;
     crate::account::save_app_settings(conn, app)
@@ -147,7 +161,8 @@ pub fn upsert_app(conn: &Connection, app: &AppSettings, now: i64) -> rusqlite::R
 
 pub fn load_apps(conn: &Connection) -> rusqlite::Result<Vec<AppSettings>> {
     let mut stmt = conn.prepare(
-        "SELECT id, auth_token_lifetime, session_expiration, inactivity_timeout, origin
+        "SELECT id, auth_token_lifetime, session_expiration, inactivity_timeout, origin,
+                reuse_grace
          FROM apps ORDER BY id",
     )?;
     let apps = stmt
@@ -161,6 +176,7 @@ pub fn load_apps(conn: &Connection) -> rusqlite::Result<Vec<AppSettings>> {
                 rp_id: None,
                 webauthn_origins: Vec::new(),
                 user_metadata_schema: Vec::new(),
+                reuse_grace: row.get::<_, Option<i64>>(5)?.map(|v| v.max(0) as u64),
             })
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
@@ -285,16 +301,27 @@ pub fn login(
         user,
         refresh_token,
         expires_at,
+        retried: false,
     }))
 }
 
 fn insert_refresh_token(conn: &Connection, session_id: &str, now: i64) -> rusqlite::Result<String> {
     let token = new_refresh_token();
+    insert_token(conn, &token, session_id, now)?;
+    Ok(token)
+}
+
+fn insert_token(
+    conn: &Connection,
+    token: &str,
+    session_id: &str,
+    now: i64,
+) -> rusqlite::Result<()> {
     conn.execute(
         "INSERT INTO refresh_tokens (token_hash, session_id, issued_at) VALUES (?1, ?2, ?3)",
-        params![hash_token(&token), session_id, now],
+        params![hash_token(token), session_id, now],
     )?;
-    Ok(token)
+    Ok(())
 }
 
 struct TokenRow {
@@ -345,11 +372,17 @@ fn revoke_session(
 
 /// Exchanges a refresh token for a new one (rotation). The outcome is
 /// committed either way: a refusal may have revoked the session.
+///
+/// The new token is derived from the one it replaces (an HMAC under
+/// `rotation.key`), so it never has to be stored in clear: within the grace
+/// period, the direct predecessor of the session's current token is answered
+/// with that same current token again. Any other reuse revokes the session.
 pub fn refresh(
     conn: &Connection,
     app: &AppSettings,
     token: &str,
     now: i64,
+    rotation: Rotation,
 ) -> rusqlite::Result<Result<Issued, Refusal>> {
     let row = match find_token(conn, token)? {
         Some(row) if row.app_id == app.id => row,
@@ -359,16 +392,85 @@ pub fn refresh(
     if row.revoked_at.is_some() {
         return Ok(Err(Refusal::Revoked));
     }
-    if row.rotated_at.is_some() {
+    if let Some(rotated_at) = row.rotated_at {
+        let successor = successor_token(rotation.key, token);
+        if within_grace(rotation.grace, rotated_at, now)
+            && is_current_token_of(conn, &successor, &row.session_id)?
+        {
+            // An idempotent retry: the client never got (or lost) the answer
+            // to its rotation. It gets the same new token again.
+            let user = match check_live(conn, app, &row, rotated_at, now)? {
+                Ok(user) => user,
+                Err(refusal) => return Ok(Err(refusal)),
+            };
+            return Ok(Ok(Issued {
+                user,
+                refresh_token: successor,
+                expires_at: row.expires_at,
+                retried: true,
+            }));
+        }
         // Either the token was stolen, or a client lost track of its newest
         // token: both end the session, as an OAuth 2.0 rotation server does.
         revoke_session(conn, &row.session_id, now, "refresh_token_reused")?;
         return Ok(Err(Refusal::Reused));
     }
+    let user = match check_live(conn, app, &row, row.issued_at, now)? {
+        Ok(user) => user,
+        Err(refusal) => return Ok(Err(refusal)),
+    };
+    conn.execute(
+        "UPDATE refresh_tokens SET rotated_at = ?1 WHERE token_hash = ?2",
+        params![now, hash_token(token)],
+    )?;
+    conn.execute(
+        "UPDATE sessions SET last_used_at = ?1 WHERE id = ?2",
+        params![now, row.session_id],
+    )?;
+    let refresh_token = successor_token(rotation.key, token);
+    insert_token(conn, &refresh_token, &row.session_id, now)?;
+    Ok(Ok(Issued {
+        user,
+        refresh_token,
+        expires_at: row.expires_at,
+        retried: false,
+    }))
+}
+
+/// Whether a token rotated at `rotated_at` is still within a grace period of
+/// `grace` seconds. Times are whole seconds, so the period lasts at least
+/// `grace` seconds and less than one more.
+fn within_grace(grace: u64, rotated_at: i64, now: i64) -> bool {
+    grace > 0 && now.saturating_sub(rotated_at) <= grace as i64
+}
+
+/// Whether `token` is the session's current token: known, of that session,
+/// and not rotated yet.
+fn is_current_token_of(conn: &Connection, token: &str, session_id: &str) -> rusqlite::Result<bool> {
+    let found: Option<(String, Option<i64>)> = conn
+        .query_row(
+            "SELECT session_id, rotated_at FROM refresh_tokens WHERE token_hash = ?1",
+            params![hash_token(token)],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
+        .optional()?;
+    Ok(matches!(found, Some((id, None)) if id == session_id))
+}
+
+/// The session limits and the user's status, for a token of a session that
+/// is not revoked; `issued_at` is when the session's current token was issued
+/// (what inactivity counts from). An inactive session is revoked.
+fn check_live(
+    conn: &Connection,
+    app: &AppSettings,
+    row: &TokenRow,
+    issued_at: i64,
+    now: i64,
+) -> rusqlite::Result<Result<User, Refusal>> {
     if now >= row.expires_at {
         return Ok(Err(Refusal::Expired));
     }
-    if now >= row.issued_at.saturating_add(app.inactivity_timeout as i64) {
+    if now >= issued_at.saturating_add(app.inactivity_timeout as i64) {
         revoke_session(conn, &row.session_id, now, "inactive")?;
         return Ok(Err(Refusal::Inactive));
     }
@@ -380,20 +482,7 @@ pub fn refresh(
     if !user.is_active() {
         return Ok(Err(Refusal::UserDeactivated));
     }
-    conn.execute(
-        "UPDATE refresh_tokens SET rotated_at = ?1 WHERE token_hash = ?2",
-        params![now, hash_token(token)],
-    )?;
-    conn.execute(
-        "UPDATE sessions SET last_used_at = ?1 WHERE id = ?2",
-        params![now, row.session_id],
-    )?;
-    let refresh_token = insert_refresh_token(conn, &row.session_id, now)?;
-    Ok(Ok(Issued {
-        user,
-        refresh_token,
-        expires_at: row.expires_at,
-    }))
+    Ok(Ok(user))
 }
 
 /// Revokes the session a refresh token belongs to (sign-out). Any token of
@@ -432,6 +521,12 @@ mod tests {
     use super::*;
     use crate::db::Db;
 
+    const KEY: [u8; 32] = [3; 32];
+    const STRICT: Rotation = Rotation {
+        key: &KEY,
+        grace: 0,
+    };
+
     fn temp_db() -> (Db, std::path::PathBuf) {
         let dir = std::env::temp_dir().join(format!("pas-store-{}", random_id()));
         std::fs::create_dir_all(&dir).unwrap();
@@ -449,18 +544,18 @@ mod tests {
         assert_eq!(first.user.email, "alice@example.com");
         assert_eq!(first.expires_at, 1000 + app.session_expiration as i64);
         let second = db
-            .write(|tx| refresh(tx, &app, &first.refresh_token, 1010))
+            .write(|tx| refresh(tx, &app, &first.refresh_token, 1010, STRICT))
             .unwrap()
             .unwrap();
         assert_eq!(second.expires_at, first.expires_at);
         assert_eq!(
-            db.write(|tx| refresh(tx, &app, &first.refresh_token, 1020))
+            db.write(|tx| refresh(tx, &app, &first.refresh_token, 1020, STRICT))
                 .unwrap()
                 .unwrap_err(),
             Refusal::Reused
         );
         assert_eq!(
-            db.write(|tx| refresh(tx, &app, &second.refresh_token, 1030))
+            db.write(|tx| refresh(tx, &app, &second.refresh_token, 1030, STRICT))
                 .unwrap()
                 .unwrap_err(),
             Refusal::Revoked
@@ -473,11 +568,87 @@ mod tests {
         assert_eq!(third.user.id, first.user.id);
         assert_eq!(third.user.login_count, 2);
         assert_eq!(
-            db.write(|tx| refresh(tx, &other, &third.refresh_token, 1050))
+            db.write(|tx| refresh(tx, &other, &third.refresh_token, 1050, STRICT))
                 .unwrap()
                 .unwrap_err(),
             Refusal::Unknown
         );
+        std::fs::remove_dir_all(dir).ok();
+    }
+
+    #[test]
+    fn grace_answers_the_direct_predecessor_with_the_same_successor() {
+        let (db, dir) = temp_db();
+        let app = AppSettings::with_defaults("demo");
+        let grace = Rotation {
+            key: &KEY,
+            grace: 10,
+        };
+        let refresh_at = |token: &str, now: i64, rotation: Rotation| {
+            db.write(|tx| refresh(tx, &app, token, now, rotation))
+                .unwrap()
+        };
+        let t0 = db
+            .write(|tx| login(tx, &app, "alice@example.com", 1000))
+            .unwrap()
+            .unwrap()
+            .refresh_token;
+        let t1 = refresh_at(&t0, 1000, grace).unwrap();
+        assert!(!t1.retried);
+        assert_eq!(t1.refresh_token, successor_token(&KEY, &t0));
+        // Retries within the period (inclusive) get the same successor.
+        for now in [1000, 1005, 1010] {
+            let again = refresh_at(&t0, now, grace).unwrap();
+            assert!(again.retried);
+            assert_eq!(again.refresh_token, t1.refresh_token);
+            assert_eq!(again.expires_at, t1.expires_at);
+        }
+        // The successor still rotates normally.
+        let t2 = refresh_at(&t1.refresh_token, 1011, grace).unwrap();
+        assert!(!t2.retried);
+        // Its predecessor is now the one retried...
+        let again = refresh_at(&t1.refresh_token, 1012, grace).unwrap();
+        assert_eq!(again.refresh_token, t2.refresh_token);
+        // ...and the grandparent, though rotated 2 s ago only, is reuse.
+        assert_eq!(refresh_at(&t0, 1002, grace).unwrap_err(), Refusal::Reused);
+        assert_eq!(
+            refresh_at(&t2.refresh_token, 1012, grace).unwrap_err(),
+            Refusal::Revoked
+        );
+        std::fs::remove_dir_all(dir).ok();
+    }
+
+    #[test]
+    fn grace_ends_and_strict_mode_has_none() {
+        let (db, dir) = temp_db();
+        let app = AppSettings::with_defaults("demo");
+        let grace = Rotation {
+            key: &KEY,
+            grace: 10,
+        };
+        for (rotation, retry_at) in [(grace, 1011), (STRICT, 1000)] {
+            let t0 = db
+                .write(|tx| login(tx, &app, "alice@example.com", 1000))
+                .unwrap()
+                .unwrap()
+                .refresh_token;
+            let t1 = db
+                .write(|tx| refresh(tx, &app, &t0, 1000, rotation))
+                .unwrap()
+                .unwrap();
+            assert_eq!(
+                db.write(|tx| refresh(tx, &app, &t0, retry_at, rotation))
+                    .unwrap()
+                    .unwrap_err(),
+                Refusal::Reused
+            );
+            assert_eq!(
+                db.write(|tx| refresh(tx, &app, &t1.refresh_token, retry_at, rotation))
+                    .unwrap()
+                    .unwrap_err(),
+                Refusal::Revoked
+            );
+        }
         std::fs::remove_dir_all(dir).ok();
     }
 }

@@ -3,6 +3,7 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
+use hmac::{Hmac, Mac};
 use rand::rngs::OsRng;
 use rand::{Rng, RngCore};
 use sha2::{Digest, Sha256};
@@ -22,6 +23,17 @@ pub fn new_refresh_token() -> String {
     let mut bytes = [0u8; 32];
     OsRng.fill_bytes(&mut bytes);
     URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// The refresh token that `token` is rotated to: HMAC-SHA-256 of it under
+/// the server's rotation key, base64url, shaped like a random token. Being
+/// derived, a successor never needs storing in clear: the server can hand it
+/// out again to a retry of the rotation (the grace period) from the retried
+/// token alone, and nobody without the key can compute it.
+pub fn successor_token(key: &[u8; 32], token: &str) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes keys of any length");
+    mac.update(token.as_bytes());
+    URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
 }
 
 /// Only this digest of a refresh token is ever stored, so a copy of the
@@ -107,6 +119,20 @@ mod tests {
         assert_eq!(t.len(), 43);
         assert_ne!(t, new_refresh_token());
         assert_eq!(hash_token(&t).len(), 32);
+    }
+
+    #[test]
+    fn successors_are_keyed_and_deterministic() {
+        let t = new_refresh_token();
+        let next = successor_token(&[1; 32], &t);
+        assert_eq!(next.len(), 43);
+        assert_eq!(next, successor_token(&[1; 32], &t));
+        assert_ne!(next, successor_token(&[2; 32], &t));
+        assert_ne!(next, successor_token(&[1; 32], &next));
+        // RFC 4231 test case 2 (key "Jefe"), through the same HMAC type.
+        let mut mac = Hmac::<Sha256>::new_from_slice(b"Jefe").unwrap();
+        mac.update(b"what do ya want for nothing?");
+        assert_eq!(mac.finalize().into_bytes()[..4], [0x5b, 0xdc, 0xc1, 0x46]);
     }
 
     #[test]

@@ -122,6 +122,64 @@ fn delay_faults_hold_the_request_then_handle_it() {
 }
 
 #[test]
+fn late_faults_handle_the_request_then_hold_the_answer() {
+    let dir = TestDir::new();
+    let server = Server::start(&dir, &[]);
+    let session = server.login("demo", "alice@example.com");
+    server.add_fault(json!({ "mode": "late", "delay_ms": 700 }));
+    let started = Instant::now();
+    let fresh = server.refresh_ok("demo", &rt(&session));
+    assert!(started.elapsed() >= Duration::from_millis(700));
+    server.refresh_ok("demo", &rt(&fresh));
+    let r = server.admin("POST", "/admin/faults", Some(json!({ "mode": "late" })));
+    assert_eq!(r.status, 400);
+}
+
+/// Sends a refresh, waits until the server has rotated (its counter says
+/// so), and hangs up before the held answer arrives.
+fn refresh_and_hang_up(server: &Server, app: &str, token: &str) {
+    use std::io::Write;
+    let body = json!({ "refresh_token": token }).to_string();
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    write!(
+        stream,
+        "POST /v1/apps/{app}/tokens HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while server.stats(app)["refresh_ok"] == 0 {
+        assert!(Instant::now() < deadline, "the refresh was not handled");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    drop(stream);
+}
+
+#[test]
+fn a_late_answer_lost_with_its_client_ends_the_session_unless_there_is_a_grace_period() {
+    let dir = TestDir::new();
+    let server = Server::start(&dir, &[]);
+    server.put_app("strict", json!({}));
+    server.put_app("grace", json!({ "reuse_grace": 60 }));
+    for app in ["strict", "grace"] {
+        let session = server.login(app, "alice@example.com");
+        server.add_fault(json!({ "app": app, "mode": "late", "delay_ms": 60_000 }));
+        refresh_and_hang_up(&server, app, &rt(&session));
+        // The client never saw the new token and tries again with its own.
+        let r = server.refresh(app, &rt(&session));
+        if app == "strict" {
+            assert_eq!(r.status, 401, "{}", r.text());
+            assert_eq!(r.error_code(), "refresh_token_reused");
+        } else {
+            assert_eq!(r.status, 200, "{}", r.text());
+            let recovered = rt(&r.json()["auth_result"]);
+            server.refresh_ok(app, &recovered);
+            assert_eq!(server.stats(app)["refresh_grace"], 1);
+        }
+    }
+}
+
+#[test]
 fn delayed_refresh_lets_a_test_stage_a_race() {
     let dir = TestDir::new();
     let server = Server::start(&dir, &[]);

@@ -165,7 +165,7 @@ fn bad_auth_headers_and_absurd_values_get_json_client_errors() {
         None,
     );
     assert_eq!(client_error(&r, 404), "refresh_token_not_found");
-    // URLs over 64 KiB are refused by the HTTP layer itself (414, no body).
+    // URLs over the HTTP layer's limit get 414 with the JSON error body.
     let r = server.request(
         "DELETE",
         &format!(
@@ -175,7 +175,7 @@ fn bad_auth_headers_and_absurd_values_get_json_client_errors() {
         &[],
         None,
     );
-    assert_eq!(r.status, 414);
+    assert_eq!(client_error(&r, 414), "uri_too_long");
     assert_eq!(server.get("/healthz").status, 200);
     let r = server.request(
         "DELETE",
@@ -199,6 +199,53 @@ fn bad_auth_headers_and_absurd_values_get_json_client_errors() {
         assert!(code == "invalid_request" || code == "invalid_json");
         assert!(r.body.len() < 1000);
     }
+}
+
+#[test]
+fn urls_over_the_limit_get_the_json_error_with_cors() {
+    let dir = TestDir::new();
+    let mut server = Server::start(&dir, &[]);
+    let origin = [("Origin", "http://localhost:5173")];
+    let prefix = "/v1/apps/demo/tokens?refresh_token=";
+    // The limit is hyper's: 65,534 bytes of target.
+    let at_limit = format!("{prefix}{}", "a".repeat(65_534 - prefix.len()));
+    let r = server.request("DELETE", &at_limit, &origin, None);
+    assert_eq!(client_error(&r, 404), "refresh_token_not_found");
+    for len in [65_535, 1024 * 1024, 5 * 1024 * 1024] {
+        let url = format!("{prefix}{}", "a".repeat(len - prefix.len()));
+        for method in ["DELETE", "POST", "GET"] {
+            let r = server.request(method, &url, &origin, Some(b"{}"));
+            assert_eq!(client_error(&r, 414), "uri_too_long", "{method} {len}");
+            assert_eq!(
+                r.header("access-control-allow-origin"),
+                Some("http://localhost:5173")
+            );
+            assert_eq!(
+                r.header("access-control-expose-headers"),
+                Some("Retry-After")
+            );
+            assert!(
+                r.json()["error"]
+                    .as_str()
+                    .unwrap()
+                    .contains(&len.to_string()),
+                "{}",
+                r.text()
+            );
+        }
+    }
+    // A request line with no end before the limit, whatever it is.
+    let r = server.request(&"X".repeat(70_000), "/", &origin, None);
+    assert_eq!(client_error(&r, 414), "uri_too_long");
+    assert_eq!(server.get("/healthz").status, 200);
+    assert!(server.stop().success());
+    let log = server.stderr();
+    assert!(
+        log.contains("DELETE /v1/apps/demo/tokens… (65535 bytes) 414"),
+        "{log}"
+    );
+    assert!(!log.contains("refresh_token"), "{log}");
+    assert!(!log.contains("aaaa"), "{log}");
 }
 
 #[test]

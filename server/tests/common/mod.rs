@@ -235,6 +235,32 @@ impl Server {
         r.json()
     }
 
+    /// `GET /admin/db[?app=X]`: row counts, file sizes, the purge's record.
+    pub fn db(&self, app: Option<&str>) -> Value {
+        let path = match app {
+            Some(app) => format!("/admin/db?app={app}"),
+            None => "/admin/db".to_owned(),
+        };
+        let r = self.admin("GET", &path, None);
+        assert_eq!(r.status, 200, "{}", r.text());
+        r.json()
+    }
+
+    /// Waits until two more background purges have completed, so that one
+    /// whole purge started after this call (at most `deadline`).
+    pub fn wait_for_purges(&self, deadline: Duration) {
+        let runs = |s: &Server| s.db(None)["purge"]["runs"].as_u64().unwrap();
+        let target = runs(self) + 2;
+        let end = Instant::now() + deadline;
+        while runs(self) < target {
+            assert!(
+                Instant::now() < end,
+                "no background purge within {deadline:?}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// Logs in through the demo endpoint; returns the `auth_result`.
     pub fn login(&self, app: &str, email: &str) -> Value {
         let r = self.post_json(
