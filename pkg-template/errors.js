@@ -1,9 +1,11 @@
 /** An error with a stable `code`; see the README for each code. */
 export class PassageError extends Error {
-  constructor(code, message, retryAfter) {
+  constructor(code, message, retryAfter, status, serverCode) {
     super(message);
     this.name = "PassageError";
     this.code = code;
     if (retryAfter !== undefined) this.retryAfter = retryAfter;
+    if (status !== undefined) this.status = status;
+    if (serverCode !== undefined) this.serverCode = serverCode;
   }
 }

@@ -8,15 +8,21 @@ export type PassageErrorCode =
   | "invalid_auth_result"
   | "storage"
   | "invalid_options"
-  | "unsupported";
+  | "unsupported"
+  | "request_refused"
+  | "passkey_failed";
 
 /** Every failure of the library: a real `Error` with a stable `code`. */
 export declare class PassageError extends Error {
-  constructor(code: PassageErrorCode, message: string, retryAfter?: number);
+  constructor(code: PassageErrorCode, message: string, retryAfter?: number, status?: number, serverCode?: string);
   readonly name: "PassageError";
   readonly code: PassageErrorCode;
   /** For `rate_limited`: the seconds the server asked to wait, when it said. */
   readonly retryAfter?: number;
+  /** For `request_refused`: the HTTP status the server answered. */
+  readonly status?: number;
+  /** For `request_refused`: the server's own error `code`, when its reply had a plain one. */
+  readonly serverCode?: string;
 }
 
 /** The result of a login, as Passage's `onSuccess` hands it over (snake_case). */
@@ -94,23 +100,83 @@ export interface AuthEventDetail {
   expiresAt?: number;
 }
 
-/** A Passage user as `GET /currentuser` describes it (fields beyond `id` depend on the server). */
-export interface PassageUserInfo {
+/** A user's status on Passage. */
+export type UserStatus = "active" | "inactive" | "pending";
+
+/** The kinds of WebAuthn credential Passage knows. */
+export type WebAuthnType = "passkey" | "security_key" | "platform";
+
+/** A passkey's icons. */
+export interface WebAuthnIcons {
+  light: string | null;
+  dark: string | null;
+}
+
+/** A passkey (passage-js's `Passkey`): its times are the server's RFC 3339 strings. */
+export interface Passkey {
+  createdAt: string;
+  credId: string;
+  friendlyName: string;
   id: string;
-  email?: string;
-  email_verified?: boolean;
-  phone?: string;
-  phone_verified?: boolean;
-  /** `"active"`, `"inactive"` or `"pending"` on Passage. */
-  status?: string;
-  /** RFC 3339 times. */
-  created_at?: string;
-  updated_at?: string;
-  last_login_at?: string | null;
-  login_count?: number;
-  user_metadata?: Record<string, unknown> | null;
-  webauthn?: boolean;
-  [field: string]: unknown;
+  lastLoginAt: string;
+  type: WebAuthnType;
+  updatedAt: string;
+  usageCount: number;
+  userId: string;
+  icons: WebAuthnIcons;
+}
+
+/** A social connection; its times are `Date`s, as passage-js makes them. */
+export interface UserSocialConnection {
+  providerId: string;
+  createdAt: Date;
+  lastLoginAt: Date;
+  providerIdentifier: string;
+}
+
+/** The providers Passage connects. */
+export type SocialConnection = "apple" | "github" | "google";
+
+/** A user's social connections; a provider not connected is absent. */
+export interface UserSocialConnections {
+  apple?: UserSocialConnection;
+  github?: UserSocialConnection;
+  google?: UserSocialConnection;
+}
+
+/** The user's metadata: the app's declared fields. */
+export interface Metadata {
+  [key: string]: boolean | string | number;
+}
+
+/** The signed-in user, as passage-js 4.1.2's `CurrentUser`: times are the server's strings. */
+export interface CurrentUser {
+  createdAt: string;
+  email: string;
+  emailVerified: boolean;
+  id: string;
+  lastLoginAt: string;
+  loginCount: number;
+  phone: string;
+  phoneVerified: boolean;
+  socialConnections: UserSocialConnections;
+  status: UserStatus;
+  updatedAt: string;
+  userMetadata: object | null;
+  webauthn: boolean;
+  webauthnDevices: Passkey[];
+  webauthnTypes: WebAuthnType[];
+}
+
+/** The magic link an email or phone change sent; opening it applies the change. */
+export interface MagicLink {
+  id: string;
+}
+
+/** Options of {@link PassageUser.addPasskey}. */
+export interface PasskeyCreationOptions {
+  /** Default `"platform"`. */
+  authenticatorAttachment?: "platform" | "cross-platform" | "any";
 }
 
 /** The API origins that may receive the auth token. */
@@ -167,8 +233,38 @@ export declare class PassageUser {
   refresh(): Promise<string>;
   /** True when a well-formed, unexpired auth token is stored. No network. */
   authGuard(): Promise<boolean>;
-  /** The current user, or `undefined` when signed out. */
-  userInfo(): Promise<PassageUserInfo | undefined>;
+  /** The signed-in user (passage-js's `CurrentUser`), or `undefined` when signed out. */
+  userInfo(): Promise<CurrentUser | undefined>;
+  /**
+   * Starts a change of email: the server sends a magic link to the new
+   * address, which applies the change once opened. `language` localises the
+   * message. Rejects `login_required` when signed out (nothing is sent), and
+   * `request_refused` when the server refuses (a malformed or taken address).
+   */
+  changeEmail(newEmail: string, language?: string): Promise<MagicLink>;
+  /** As {@link changeEmail}, for the phone number (E.164). */
+  changePhone(newPhone: string, language?: string): Promise<MagicLink>;
+  /** The user's passkeys. */
+  passkeys(): Promise<Passkey[]>;
+  /** Renames a passkey; resolves it. An empty id rejects `invalid_options`, sending nothing. */
+  editPasskey(passkeyId: string, friendlyName: string): Promise<Passkey>;
+  /**
+   * Registers a new passkey for the user: the browser's WebAuthn ceremony
+   * with the server's options; the server checks the attestation. Rejects
+   * `passkey_failed` when the browser creates none (cancelled, no
+   * authenticator). Remembered under `psg_cred_obj`, as passage-js does.
+   */
+  addPasskey(options?: PasskeyCreationOptions): Promise<Passkey>;
+  /** Deletes a passkey (one of {@link passkeys}); resolves `true`. */
+  deletePasskey(passkey: Pick<Passkey, "id"> & Partial<Pick<Passkey, "credId">>): Promise<boolean>;
+  /** The user's social connections. */
+  listSocialConnections(): Promise<UserSocialConnections>;
+  /** Deletes a social connection; resolves `true`. */
+  deleteSocialConnection(socialConnectionType: SocialConnection): Promise<boolean>;
+  /** The user's metadata. */
+  metadata(): Promise<Metadata>;
+  /** Updates the user's metadata (only the app's declared fields, with their types); resolves the user. */
+  updateMetadata(metadata: Metadata): Promise<CurrentUser>;
   /** Ends the session everywhere; `true` once the server confirmed the revocation. */
   signOut(): Promise<boolean>;
   /**

@@ -114,7 +114,9 @@ const unsupported = () =>
 class UnsupportedUser {
   dispose() {}
 }
-for (const name of ["getAuthToken", "refresh", "authGuard", "userInfo", "signOut"]) {
+const ASYNC = ["getAuthToken", "refresh", "authGuard", "userInfo", "signOut", "changeEmail", "changePhone", "passkeys"];
+ASYNC.push("editPasskey", "addPasskey", "deletePasskey", "listSocialConnections", "deleteSocialConnection", "metadata", "updateMetadata");
+for (const name of ASYNC) {
   UnsupportedUser.prototype[name] = () => Promise.reject(unsupported());
 }
 for (const name of ["setAuthResult", "onAuthStateChange"]) {

@@ -14,6 +14,7 @@ use core::pin::Pin;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use crate::client::account::{CreationOptions, NewCredential};
 use crate::core::error::Error;
 use crate::core::session::Session;
 
@@ -189,13 +190,17 @@ pub enum SendError {
     Timeout,
 }
 
-/// A JSON value from a reply, decoded into the client's types with serde.
-pub trait Json: Sized + 'static {
+/// A JSON value from a reply or from the app: decoded into the client's
+/// types with serde, and carried through them where passage-js keeps the
+/// server's value as it is.
+pub trait Json: Sized + Clone + Default + Serialize + DeserializeOwned + 'static {
     /// The value as `T`, or `None` when it does not have that shape.
     fn decode<T: DeserializeOwned>(self) -> Option<T>;
-    /// The value of `key`, when this is an object that has one that is
-    /// itself an object.
-    fn object(self, key: &str) -> Option<Self>;
+    /// True for `null` and `undefined` (the default).
+    fn is_nullish(&self) -> bool;
+    /// `new Date(value)` where there are JavaScript dates; elsewhere the
+    /// value itself.
+    fn date(&self) -> Self;
 }
 
 /// What asking for the cross-tab lock gave.
@@ -260,4 +265,15 @@ pub trait Ports: 'static {
     fn publish(&self, token: Option<&str>, fresh_until: f64);
     /// Delivers an auth event to the app's listeners.
     fn emit(&self, event: Event, detail: &Detail);
+    /// Has the authenticator create a passkey with these options (the
+    /// WebAuthn ceremony); `passkey_failed` when it does not.
+    fn create_credential(
+        &self,
+        options: &CreationOptions<Self::Json>,
+    ) -> impl Future<Output = Result<NewCredential, Error>> + 'static;
+    /// Remembers, as passage-js does (`psg_cred_obj`), that `user_id`
+    /// registered `credential_id` here.
+    fn remember_credential(&self, user_id: &str, credential_id: &str);
+    /// Forgets `credential_id` in `psg_cred_obj`.
+    fn forget_credential(&self, credential_id: &str);
 }

@@ -8,6 +8,7 @@ pub mod custom_store;
 pub mod http;
 pub mod local_store;
 pub mod locks;
+pub mod passkeys;
 pub mod signals;
 pub mod timers;
 
@@ -23,21 +24,41 @@ use serde::Serialize;
 use wasm_bindgen::JsValue;
 use web_sys::BroadcastChannel;
 
+use crate::client::account::{CreationOptions, NewCredential};
 use crate::client::Client;
+use crate::core::error::Error;
 use crate::ports::{Detail, Event, Json, Locked, Ports, Reply, Request, SendError, Signal};
 use signals::Signals;
 
-/// A JSON value parsed by the browser.
+/// A JavaScript value: a reply parsed by the browser, or the app's own
+/// (metadata). serde-wasm-bindgen carries it through the client's types
+/// unchanged.
+#[derive(Clone, Debug, Default)]
 pub struct JsJson(pub JsValue);
+
+impl Serialize for JsJson {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        serde_wasm_bindgen::preserve::serialize(&self.0, s)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for JsJson {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        serde_wasm_bindgen::preserve::deserialize(d).map(JsJson)
+    }
+}
 
 impl Json for JsJson {
     fn decode<T: DeserializeOwned>(self) -> Option<T> {
         serde_wasm_bindgen::from_value(self.0).ok()
     }
 
-    fn object(self, key: &str) -> Option<Self> {
-        let value = Reflect::get(&self.0, &key.into()).ok()?;
-        value.is_object().then_some(JsJson(value))
+    fn is_nullish(&self) -> bool {
+        self.0.is_null() || self.0.is_undefined()
+    }
+
+    fn date(&self) -> Self {
+        JsJson(js_sys::Date::new(&self.0).into())
     }
 }
 
@@ -243,5 +264,20 @@ impl Ports for Browser {
 
     fn emit(&self, event: Event, detail: &Detail) {
         self.listeners.emit(event, detail);
+    }
+
+    fn create_credential(
+        &self,
+        options: &CreationOptions<JsJson>,
+    ) -> impl Future<Output = Result<NewCredential, Error>> + 'static {
+        passkeys::create(options)
+    }
+
+    fn remember_credential(&self, user_id: &str, credential_id: &str) {
+        passkeys::remember(user_id, credential_id);
+    }
+
+    fn forget_credential(&self, credential_id: &str) {
+        passkeys::forget(credential_id);
     }
 }

@@ -15,6 +15,7 @@
 //! go refresh token first and auth token last, and a partway state fires
 //! nothing.
 
+pub mod account;
 mod future;
 mod memory;
 mod refresh;

@@ -2,6 +2,7 @@
 //! lock; what the server has not confirmed is kept as a pending revocation
 //! and retried on the next page load and when the browser is back online.
 
+use alloc::boxed::Box;
 use alloc::rc::Rc;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -18,12 +19,14 @@ enum Begun {
     /// Nothing was signed in.
     Done,
     /// The session is cleared in memory; the store is clearing.
-    Ending {
-        s: Session,
-        url: Option<String>,
-        leaving: Rc<Leaving>,
-        cleared: Io<Result<(), Error>>,
-    },
+    Ending(Box<Ending>),
+}
+
+struct Ending {
+    s: Session,
+    url: Option<String>,
+    leaving: Rc<Leaving>,
+    cleared: Io<Result<(), Error>>,
 }
 
 impl<P: Ports> Client<P> {
@@ -86,24 +89,24 @@ impl<P: Ports> Client<P> {
         });
         self.st().leaving = Some(leaving.clone());
         let cleared = self.end_begin();
-        Begun::Ending {
+        Begun::Ending(Box::new(Ending {
             s,
             url,
             leaving,
             cleared,
-        }
+        }))
     }
 
     async fn finish_sign_out(self: &Rc<Self>, begun: Begun) -> bool {
-        let Begun::Ending {
+        let Begun::Ending(ending) = begun else {
+            return true;
+        };
+        let Ending {
             s,
             url,
             leaving,
             cleared,
-        } = begun
-        else {
-            return true;
-        };
+        } = *ending;
         self.end_finish(cleared, Reason::SignOut).await;
         // A refresh in flight in another tab may write the session back
         // after our clear (its reply crossing our sign-out). Its tab holds

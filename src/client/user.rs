@@ -1,14 +1,27 @@
-//! The signed-in user's requests: the token comes the way `getAuthToken()`
-//! gets it, and a 401 forces one refresh and one retry.
+//! The signed-in user's requests (passage-js's `PassageCurrentUser`): the
+//! token comes the way `getAuthToken()` gets it (a stale one is refreshed
+//! first, once, shared with concurrent callers), and a 401 forces one
+//! refresh and one retry. With no session, nothing is sent.
 
 use alloc::rc::Rc;
 use alloc::string::String;
+use alloc::vec::Vec;
 
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+
+use super::account::{
+    ChangeRequest, CurrentUser, FinishRequest, MagicLink, MagicLinkReply, MetadataReply,
+    MetadataRequest, OrNull, Passkey, PasskeyReply, PasskeysReply, RenameRequest,
+    SocialConnections, SocialReply, StartReply, StartRequest, UserReply,
+};
 use super::refresh::failure_of;
-use super::Client;
+use super::values::Field;
+use super::{no_session, Client};
 use crate::core::error::{Code, Error};
 use crate::core::policy::{Failure, Next};
-use crate::ports::{Json, Method, Ports};
+use crate::core::url::encode_component;
+use crate::ports::{Json, Method, Ports, Reply};
 
 /// The token, or `None` when the answer is `login_required`.
 fn or_signed_out(result: Result<String, Error>) -> Result<Option<String>, Error> {
@@ -19,9 +32,29 @@ fn or_signed_out(result: Result<String, Error>) -> Result<Option<String>, Error>
     }
 }
 
+/// An error reply's own code (Passage's `{"error", "code"}`).
+#[derive(Deserialize)]
+struct ServerError {
+    #[serde(default)]
+    code: Field<String>,
+}
+
+fn unexpected() -> Error {
+    Error::new(
+        Code::InvalidResponse,
+        "the auth server's reply is not what Passage sends",
+    )
+}
+
 impl<P: Ports> Client<P> {
-    /// The user of `GET /currentuser`, or `None` when signed out.
-    pub async fn user_info(self: &Rc<Self>) -> Result<Option<P::Json>, Error> {
+    /// `method` on `{app}/currentuser{path}`. `Ok(None)`: signed out, either
+    /// before anything was sent or because the refresh token was refused.
+    async fn authorized(
+        self: &Rc<Self>,
+        method: Method,
+        path: &str,
+        body: Option<String>,
+    ) -> Result<Option<Reply<P::Json>>, Error> {
         let mut token = or_signed_out(self.get_auth_token().await)?;
         let mut retried = false;
         loop {
@@ -30,24 +63,33 @@ impl<P: Ports> Client<P> {
             };
             let mut url = self.app_url(&self.session())?;
             url.push_str("/currentuser");
-            let failure = match self.call(Method::Get, url, None, Some(bearer), false).await {
-                Ok(reply) if (200..300).contains(&reply.status) => {
-                    return match reply.body.and_then(|b| b.object("user")) {
-                        Some(user) => Ok(Some(user)),
-                        None => Err(Error::new(
-                            Code::InvalidResponse,
-                            "the currentuser reply has no user object",
-                        )),
-                    };
+            url.push_str(path);
+            let failure = match self
+                .call(method, url, body.clone(), Some(bearer), false)
+                .await
+            {
+                Ok(reply) if (200..300).contains(&reply.status) => return Ok(Some(reply)),
+                Ok(reply) if reply.status == 401 && !retried => {
+                    retried = true;
+                    token = or_signed_out(self.refresh(true).await)?;
+                    continue;
+                }
+                Ok(reply)
+                    if (400..500).contains(&reply.status) && !matches!(reply.status, 401 | 429) =>
+                {
+                    let code =
+                        reply
+                            .body
+                            .and_then(Json::decode::<ServerError>)
+                            .and_then(|e| match e.code {
+                                Field::Value(code) => Some(code),
+                                _ => None,
+                            });
+                    return Err(Error::refused(reply.status, code));
                 }
                 Ok(reply) => Failure::Status(reply.status, reply.retry_after),
                 Err(e) => failure_of(e),
             };
-            if matches!(failure, Failure::Status(401, _)) && !retried {
-                retried = true;
-                token = or_signed_out(self.refresh(true).await)?;
-                continue;
-            }
             // The failure as a last attempt would report it; what the policy
             // does not fail on is a refusal of a token just refreshed.
             return Err(match self.policy.after_failure(u32::MAX, failure, 0.0) {
@@ -59,4 +101,171 @@ impl<P: Ports> Client<P> {
             });
         }
     }
+
+    /// As [`Client::authorized`], with the reply's body read as `T`; signed
+    /// out is `login_required`.
+    async fn signed_in<T: DeserializeOwned>(
+        self: &Rc<Self>,
+        method: Method,
+        path: &str,
+        body: Option<String>,
+    ) -> Result<T, Error> {
+        let reply = self
+            .authorized(method, path, body)
+            .await?
+            .ok_or_else(no_session)?;
+        reply.body.and_then(Json::decode).ok_or_else(unexpected)
+    }
+
+    /// As [`Client::signed_in`] for a reply with no body to read.
+    async fn signed_in_done(self: &Rc<Self>, method: Method, path: &str) -> Result<bool, Error> {
+        self.authorized(method, path, None)
+            .await?
+            .ok_or_else(no_session)?;
+        Ok(true)
+    }
+
+    /// The user of `GET /currentuser`, or `None` when signed out.
+    pub async fn user_info(self: &Rc<Self>) -> Result<Option<CurrentUser<P::Json>>, Error> {
+        let Some(reply) = self.authorized(Method::Get, "", None).await? else {
+            return Ok(None);
+        };
+        match reply.body.and_then(Json::decode::<UserReply<P::Json>>) {
+            Some(UserReply {
+                user: OrNull::Value(user),
+            }) => Ok(Some(user)),
+            _ => Err(Error::new(
+                Code::InvalidResponse,
+                "the currentuser reply has no user object",
+            )),
+        }
+    }
+
+    /// Starts a change of email (or, with `phone`, of phone number): the
+    /// server sends a magic link that applies it.
+    pub async fn change_identifier(
+        self: &Rc<Self>,
+        phone: bool,
+        identifier: &str,
+        language: Option<&str>,
+    ) -> Result<OrNull<MagicLink<P::Json>, P::Json>, Error> {
+        let request = ChangeRequest {
+            language,
+            new_email: (!phone).then_some(identifier),
+            new_phone: phone.then_some(identifier),
+        };
+        let path = if phone { "/phone" } else { "/email" };
+        let reply: MagicLinkReply<P::Json> = self
+            .signed_in(Method::Patch, path, self.ports.to_json(&request))
+            .await?;
+        Ok(reply.magic_link)
+    }
+
+    /// The user's passkeys.
+    pub async fn passkeys(
+        self: &Rc<Self>,
+    ) -> Result<Vec<OrNull<Passkey<P::Json>, P::Json>>, Error> {
+        let reply: PasskeysReply<P::Json> = self.signed_in(Method::Get, "/devices", None).await?;
+        Ok(reply.devices)
+    }
+
+    /// Renames passkey `id`.
+    pub async fn edit_passkey(
+        self: &Rc<Self>,
+        id: &str,
+        friendly_name: &str,
+    ) -> Result<OrNull<Passkey<P::Json>, P::Json>, Error> {
+        let body = self.ports.to_json(&RenameRequest { friendly_name });
+        let reply: PasskeyReply<P::Json> = self
+            .signed_in(Method::Patch, &device_path(id), body)
+            .await?;
+        Ok(reply.device)
+    }
+
+    /// Registers a new passkey: the server's options, the browser's
+    /// ceremony, the server's check of the attestation; remembered under
+    /// `psg_cred_obj` as passage-js does.
+    pub async fn add_passkey(
+        self: &Rc<Self>,
+        authenticator_attachment: Option<&str>,
+    ) -> Result<OrNull<Passkey<P::Json>, P::Json>, Error> {
+        let start = StartRequest {
+            authenticator_attachment: authenticator_attachment.unwrap_or("platform"),
+        };
+        let reply: StartReply<P::Json> = self
+            .signed_in(Method::Post, "/devices/start", self.ports.to_json(&start))
+            .await?;
+        let credential = self
+            .ports
+            .create_credential(&reply.handshake.challenge.public_key)
+            .await?;
+        let user_id = reply.user.map(|u| u.id);
+        let finish = FinishRequest::new(&reply.handshake.id, user_id.as_ref(), &credential);
+        let body = self.ports.to_json(&finish);
+        let done: PasskeyReply<P::Json> = self
+            .signed_in(Method::Post, "/devices/finish", body)
+            .await?;
+        if let Some(user_id) = user_id.and_then(|id| id.decode::<String>()) {
+            self.ports.remember_credential(&user_id, &credential.id);
+        }
+        Ok(done.device)
+    }
+
+    /// Deletes passkey `id`, and forgets `credential_id` in `psg_cred_obj`.
+    pub async fn delete_passkey(
+        self: &Rc<Self>,
+        id: &str,
+        credential_id: Option<&str>,
+    ) -> Result<bool, Error> {
+        self.signed_in_done(Method::Delete, &device_path(id))
+            .await?;
+        if let Some(credential_id) = credential_id {
+            self.ports.forget_credential(credential_id);
+        }
+        Ok(true)
+    }
+
+    /// The user's social connections.
+    pub async fn social_connections(
+        self: &Rc<Self>,
+    ) -> Result<OrNull<SocialConnections<P::Json>, P::Json>, Error> {
+        let reply: SocialReply<P::Json> = self
+            .signed_in(Method::Get, "/social-connections", None)
+            .await?;
+        Ok(reply.social_connections)
+    }
+
+    /// Deletes the social connection of `kind` (apple, github, google).
+    pub async fn delete_social_connection(self: &Rc<Self>, kind: &str) -> Result<bool, Error> {
+        let mut path = String::from("/social-connections/");
+        path.push_str(&encode_component(kind));
+        self.signed_in_done(Method::Delete, &path).await
+    }
+
+    /// The user's metadata.
+    pub async fn metadata(self: &Rc<Self>) -> Result<P::Json, Error> {
+        let reply: MetadataReply<P::Json> =
+            self.signed_in(Method::Get, "/user-metadata", None).await?;
+        Ok(reply.user_metadata)
+    }
+
+    /// Updates the user's metadata; answers the user.
+    pub async fn update_metadata(
+        self: &Rc<Self>,
+        metadata: &P::Json,
+    ) -> Result<OrNull<CurrentUser<P::Json>, P::Json>, Error> {
+        let body = self.ports.to_json(&MetadataRequest {
+            user_metadata: metadata,
+        });
+        let reply: UserReply<P::Json> = self
+            .signed_in(Method::Patch, "/user-metadata", body)
+            .await?;
+        Ok(reply.user)
+    }
+}
+
+fn device_path(id: &str) -> String {
+    let mut path = String::from("/devices/");
+    path.push_str(&encode_component(id));
+    path
 }

@@ -4,6 +4,8 @@
 //! server reply or storage, so an error can be logged without leaking a
 //! secret.
 
+use alloc::string::String;
+
 /// The stable `code` of a `PassageError`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Code {
@@ -21,8 +23,16 @@ pub enum Code {
     InvalidAuthResult,
     /// The token store failed.
     Storage,
-    /// The options given to the constructor are unusable.
+    /// The options given to the constructor (or a method's arguments) are
+    /// unusable.
     InvalidOptions,
+    /// The wasm cannot run here (raised by the package's entry).
+    Unsupported,
+    /// A current-user endpoint answered a 4xx other than 401 and 429.
+    RequestRefused,
+    /// The browser created no passkey: the user cancelled, no authenticator
+    /// answered, or the page cannot use WebAuthn.
+    PasskeyFailed,
 }
 
 impl Code {
@@ -37,12 +47,16 @@ impl Code {
             Code::InvalidAuthResult => "invalid_auth_result",
             Code::Storage => "storage",
             Code::InvalidOptions => "invalid_options",
+            Code::Unsupported => "unsupported",
+            Code::RequestRefused => "request_refused",
+            Code::PasskeyFailed => "passkey_failed",
         }
     }
 }
 
 /// An error with its code, a human message and, for `rate_limited`, the
-/// seconds the server asked to wait.
+/// seconds the server asked to wait; for `request_refused`, the HTTP status
+/// and the server's own error code.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Error {
     /// What kind of failure.
@@ -51,6 +65,12 @@ pub struct Error {
     pub message: &'static str,
     /// `Retry-After` in seconds, when the server sent one.
     pub retry_after: Option<u32>,
+    /// The HTTP status of a refused request.
+    pub status: Option<u16>,
+    /// The server's `code` for a refused request, when it is a plain
+    /// identifier (`[A-Za-z0-9_.-]`, at most 64 characters): never free text
+    /// that could carry a secret.
+    pub server_code: Option<String>,
 }
 
 impl Error {
@@ -60,6 +80,45 @@ impl Error {
             code,
             message,
             retry_after: None,
+            status: None,
+            server_code: None,
         }
+    }
+
+    /// `request_refused` for a 4xx with the server's `code`, kept only when
+    /// it is a plain identifier.
+    pub fn refused(status: u16, server_code: Option<String>) -> Self {
+        let plain = |c: &String| {
+            !c.is_empty()
+                && c.len() <= 64
+                && c.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
+        };
+        Error {
+            status: Some(status),
+            server_code: server_code.filter(plain),
+            ..Error::new(Code::RequestRefused, "the auth server refused the request")
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::string::ToString;
+
+    #[test]
+    fn a_refusal_keeps_only_a_plain_server_code() {
+        let e = Error::refused(404, Some("device_not_found".to_string()));
+        assert_eq!((e.code.as_str(), e.status), ("request_refused", Some(404)));
+        assert_eq!(e.server_code.as_deref(), Some("device_not_found"));
+        for odd in ["", "has space", "eyJ.a.b/c", &"x".repeat(65)] {
+            assert_eq!(
+                Error::refused(400, Some(odd.to_string())).server_code,
+                None,
+                "{odd}"
+            );
+        }
+        assert_eq!(Error::refused(400, None).server_code, None);
     }
 }

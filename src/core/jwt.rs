@@ -77,6 +77,23 @@ fn sextet(b: u8) -> Option<u8> {
     }
 }
 
+/// Encodes `bytes` as unpadded base64url (as WebAuthn's JSON forms and
+/// passage-js write credential ids).
+pub fn base64url_encode(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |acc, (i, &b)| acc | (u32::from(b) << (16 - 8 * i)));
+        for i in 0..=chunk.len() {
+            out.push(char::from(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize]));
+        }
+    }
+    out
+}
+
 /// Decodes unpadded (or `=`-padded) base64url.
 pub fn base64url_decode(input: impl AsRef<[u8]>) -> Option<Vec<u8>> {
     let mut input = input.as_ref();
@@ -520,6 +537,17 @@ mod tests {
             decode(&jwt(r#"{"exp":1700000000.75}"#)).unwrap().exp,
             1_700_000_000
         );
+    }
+
+    #[test]
+    fn base64url_encoding_round_trips_and_has_no_padding() {
+        for len in 0..40u8 {
+            let bytes: Vec<u8> = (0..len).map(|i| i.wrapping_mul(97) ^ 0xa5).collect();
+            let text = base64url_encode(&bytes);
+            assert!(!text.contains(['=', '+', '/']));
+            assert_eq!(base64url_decode(&text).unwrap(), bytes);
+        }
+        assert_eq!(base64url_encode(b"\xfb\xff"), "-_8");
     }
 
     #[test]

@@ -9,13 +9,15 @@ use alloc::rc::Rc;
 use core::future::Future;
 
 use js_sys::{Function, Object, Promise, Reflect};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
 use crate::browser::custom_store::CustomStore;
 use crate::browser::local_store::LocalStore;
-use crate::browser::Browser;
-use crate::client::values::AuthResultFields;
+use crate::browser::{Browser, JsJson};
+use crate::client::values::{AuthResultFields, Field};
 use crate::client::{Client, MemoryStore};
 use crate::core::error::{Code, Error};
 use crate::ports::Store;
@@ -29,16 +31,97 @@ extern "C" {
     type JsPassageError;
 
     #[wasm_bindgen(constructor, js_class = "PassageError")]
-    fn new(code: &str, message: &str, retry_after: Option<u32>) -> JsPassageError;
+    fn new(
+        code: &str,
+        message: &str,
+        retry_after: Option<u32>,
+        status: Option<u16>,
+        server_code: Option<String>,
+    ) -> JsPassageError;
 }
 
 /// `e` as the `PassageError` JavaScript sees.
 pub fn to_js(e: Error) -> JsValue {
-    JsPassageError::new(e.code.as_str(), e.message, e.retry_after).into()
+    JsPassageError::new(
+        e.code.as_str(),
+        e.message,
+        e.retry_after,
+        e.status,
+        e.server_code,
+    )
+    .into()
 }
 
 fn promise<T: Into<JsValue>>(work: impl Future<Output = Result<T, Error>> + 'static) -> Promise {
     future_to_promise(async move { work.await.map(Into::into).map_err(to_js) })
+}
+
+fn invalid(message: &'static str) -> Error {
+    Error::new(Code::InvalidOptions, message)
+}
+
+/// What goes out to the app, written with serde-wasm-bindgen.
+fn out<T: Serialize>(value: &T) -> Result<JsValue, Error> {
+    serde_wasm_bindgen::to_value(value).map_err(|_| {
+        Error::new(
+            Code::InvalidResponse,
+            "the auth server's reply is not what Passage sends",
+        )
+    })
+}
+
+/// A string argument.
+fn text(value: JsValue, message: &'static str) -> Result<String, Error> {
+    match serde_wasm_bindgen::from_value(value) {
+        Ok(Field::Value(text)) => Ok(text),
+        _ => Err(invalid(message)),
+    }
+}
+
+/// An optional string argument.
+fn optional_text(value: JsValue, message: &'static str) -> Result<Option<String>, Error> {
+    match serde_wasm_bindgen::from_value(value) {
+        Ok(Field::Value(text)) => Ok(Some(text)),
+        Ok(Field::Absent) => Ok(None),
+        _ => Err(invalid(message)),
+    }
+}
+
+/// `T` read from a copy of `object`'s `keys` (a getter that throws reads as
+/// absent); undefined and null read as every field absent.
+fn read_object<T: DeserializeOwned + Default>(
+    object: &JsValue,
+    keys: &[&str],
+    message: &'static str,
+) -> Result<T, Error> {
+    if object.is_undefined() || object.is_null() {
+        return Ok(T::default());
+    }
+    if !object.is_object() {
+        return Err(invalid(message));
+    }
+    let copy = Object::new();
+    for key in keys {
+        if let Ok(value) = Reflect::get(object, &(*key).into()) {
+            let _ = Reflect::set(&copy, &(*key).into(), &value);
+        }
+    }
+    serde_wasm_bindgen::from_value(copy.into()).map_err(|_| invalid(message))
+}
+
+/// `addPasskey`'s options.
+#[derive(Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+struct PasskeyOptions {
+    authenticator_attachment: Field<String>,
+}
+
+/// What `deletePasskey` reads of a passkey.
+#[derive(Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+struct PasskeyArg {
+    id: Field<String>,
+    cred_id: Field<String>,
 }
 
 /// The keys of an AuthResult, in both spellings.
@@ -125,14 +208,138 @@ impl PassageUser {
         promise(async move { client.auth_guard().await })
     }
 
-    /// The current user, or undefined when signed out.
+    /// The current user (passage-js's `CurrentUser`), or undefined when
+    /// signed out.
     #[wasm_bindgen(js_name = userInfo)]
     pub fn user_info(&self) -> Promise {
         let client = self.client.clone();
         promise(async move {
-            let user = client.user_info().await?;
-            Ok(user.map_or(JsValue::UNDEFINED, |u| u.0))
+            match client.user_info().await? {
+                Some(user) => out(&user),
+                None => Ok(JsValue::UNDEFINED),
+            }
         })
+    }
+
+    /// Starts an email change; resolves the magic link that applies it.
+    #[wasm_bindgen(js_name = changeEmail)]
+    pub fn change_email(&self, new_email: JsValue, language: JsValue) -> Promise {
+        self.change(false, new_email, language)
+    }
+
+    /// Starts a phone number change; resolves the magic link that applies it.
+    #[wasm_bindgen(js_name = changePhone)]
+    pub fn change_phone(&self, new_phone: JsValue, language: JsValue) -> Promise {
+        self.change(true, new_phone, language)
+    }
+
+    fn change(&self, phone: bool, identifier: JsValue, language: JsValue) -> Promise {
+        let client = self.client.clone();
+        promise(async move {
+            let message = if phone {
+                "newPhone must be a string"
+            } else {
+                "newEmail must be a string"
+            };
+            let identifier = text(identifier, message)?;
+            let language = optional_text(language, "language must be a string")?;
+            let link = client
+                .change_identifier(phone, &identifier, language.as_deref())
+                .await?;
+            out(&link)
+        })
+    }
+
+    /// The user's passkeys.
+    pub fn passkeys(&self) -> Promise {
+        let client = self.client.clone();
+        promise(async move { out(&client.passkeys().await?) })
+    }
+
+    /// Renames a passkey; resolves it.
+    #[wasm_bindgen(js_name = editPasskey)]
+    pub fn edit_passkey(&self, passkey_id: JsValue, friendly_name: JsValue) -> Promise {
+        let client = self.client.clone();
+        promise(async move {
+            let id = text(passkey_id, "passkeyId must be a non-empty string")?;
+            if id.is_empty() {
+                return Err(invalid("passkeyId must be a non-empty string"));
+            }
+            let name = text(friendly_name, "friendlyName must be a string")?;
+            out(&client.edit_passkey(&id, &name).await?)
+        })
+    }
+
+    /// Registers a new passkey (the WebAuthn ceremony); resolves it.
+    #[wasm_bindgen(js_name = addPasskey)]
+    pub fn add_passkey(&self, options: JsValue) -> Promise {
+        let client = self.client.clone();
+        promise(async move {
+            let options: PasskeyOptions = read_object(
+                &options,
+                &["authenticatorAttachment"],
+                "addPasskey's options must be an object",
+            )?;
+            let attachment = match options.authenticator_attachment {
+                Field::Absent => None,
+                Field::Value(a) => Some(a),
+                Field::Wrong => return Err(invalid("authenticatorAttachment must be a string")),
+            };
+            out(&client.add_passkey(attachment.as_deref()).await?)
+        })
+    }
+
+    /// Deletes a passkey (one of `passkeys()`); resolves true.
+    #[wasm_bindgen(js_name = deletePasskey)]
+    pub fn delete_passkey(&self, passkey: JsValue) -> Promise {
+        let client = self.client.clone();
+        promise(async move {
+            let message = "deletePasskey needs a passkey with a string id";
+            if !passkey.is_object() {
+                return Err(invalid(message));
+            }
+            let passkey: PasskeyArg = read_object(&passkey, &["id", "credId"], message)?;
+            let Field::Value(id) = passkey.id else {
+                return Err(invalid(message));
+            };
+            let credential = match passkey.cred_id {
+                Field::Value(c) => Some(c),
+                _ => None,
+            };
+            client.delete_passkey(&id, credential.as_deref()).await
+        })
+    }
+
+    /// The user's social connections.
+    #[wasm_bindgen(js_name = listSocialConnections)]
+    pub fn list_social_connections(&self) -> Promise {
+        let client = self.client.clone();
+        promise(async move { out(&client.social_connections().await?) })
+    }
+
+    /// Deletes a social connection (`"apple"`, `"github"`, `"google"`);
+    /// resolves true.
+    #[wasm_bindgen(js_name = deleteSocialConnection)]
+    pub fn delete_social_connection(&self, kind: JsValue) -> Promise {
+        let client = self.client.clone();
+        promise(async move {
+            let kind = text(kind, "the social connection type must be a string")?;
+            client.delete_social_connection(&kind).await
+        })
+    }
+
+    /// The user's metadata.
+    pub fn metadata(&self) -> Promise {
+        let client = self.client.clone();
+        promise(async move { Ok(client.metadata().await?.0) })
+    }
+
+    /// Updates the user's metadata (only the app's declared fields);
+    /// resolves the user.
+    #[wasm_bindgen(js_name = updateMetadata)]
+    pub fn update_metadata(&self, metadata: JsValue) -> Promise {
+        let client = self.client.clone();
+        promise(async move { out(&client.update_metadata(&JsJson(metadata)).await?) })
     }
 
     /// Signs out everywhere; true once the server confirmed the revocation.

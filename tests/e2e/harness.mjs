@@ -182,7 +182,15 @@ export async function installHelpers(page, app, authOrigin) {
         try {
           return { ok: true, value: await promise };
         } catch (e) {
-          return { ok: false, code: e.code, retryAfter: e.retryAfter, message: e.message, isPassageError: e instanceof window.psg.PassageError };
+          return {
+            ok: false,
+            code: e.code,
+            retryAfter: e.retryAfter,
+            status: e.status,
+            serverCode: e.serverCode,
+            message: e.message,
+            isPassageError: e instanceof window.psg.PassageError,
+          };
         }
       };
     },

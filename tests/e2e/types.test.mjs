@@ -61,6 +61,7 @@ test("each @ts-expect-error line is a real type error", async () => {
 
 test("the public surface has no `any`", () => {
   const dts = readFileSync(join(ROOT, "pkg/index.d.ts"), "utf8").replace(/\/\*[\s\S]*?\*\/|\/\/.*$/gm, "");
-  assert.doesNotMatch(dts, /\bany\b/);
+  // (The string literal "any" of authenticatorAttachment is not the type.)
+  assert.doesNotMatch(dts.replace(/"[^"\n]*"/g, '""'), /\bany\b/);
   assert.equal(dts, readFileSync(join(ROOT, "pkg-template/index.d.ts"), "utf8").replace(/\/\*[\s\S]*?\*\/|\/\/.*$/gm, ""), "pkg/ is built from the current template");
 });

@@ -10,8 +10,9 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::future::Future;
 use std::rc::{Rc, Weak};
 
+use passage_user::client::account::{CreationOptions, NewCredential};
 use passage_user::client::{Client, Options};
-use passage_user::core::error::Error;
+use passage_user::core::error::{Code, Error};
 use passage_user::core::session::Session;
 use passage_user::ports::{
     Detail, Event, Guard, Io, Json, Locked, Method, Ports, Reply, Request, SendError, Signal, Store,
@@ -289,6 +290,9 @@ impl SimPorts {
     }
 }
 
+/// A JSON value on the host: serde_json's.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
 pub struct SimJson(pub Value);
 
 impl Json for SimJson {
@@ -296,12 +300,12 @@ impl Json for SimJson {
         serde_json::from_value(self.0).ok()
     }
 
-    fn object(self, key: &str) -> Option<Self> {
-        self.0
-            .get(key)
-            .filter(|v| v.is_object())
-            .cloned()
-            .map(SimJson)
+    fn is_nullish(&self) -> bool {
+        self.0.is_null()
+    }
+
+    fn date(&self) -> Self {
+        self.clone()
     }
 }
 
@@ -391,6 +395,18 @@ impl Ports for SimPorts {
             *tab.cache.borrow_mut() = (token.map(String::from), fresh_until);
         }
     }
+
+    fn create_credential(
+        &self,
+        _: &CreationOptions<SimJson>,
+    ) -> impl Future<Output = Result<NewCredential, Error>> + 'static {
+        // The simulated tabs have no authenticator.
+        std::future::ready(Err(Error::new(Code::PasskeyFailed, "no authenticator")))
+    }
+
+    fn remember_credential(&self, _: &str, _: &str) {}
+
+    fn forget_credential(&self, _: &str) {}
 
     fn emit(&self, event: Event, detail: &Detail) {
         if let Some(tab) = self.alive() {

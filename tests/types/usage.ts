@@ -9,9 +9,13 @@ import {
   type AuthEvent,
   type AuthEventDetail,
   type AuthResult,
+  type CurrentUser,
+  type MagicLink,
+  type Metadata,
+  type Passkey,
   type PassageErrorCode,
-  type PassageUserInfo,
   type PassageUserOptions,
+  type UserSocialConnections,
   type StoredTokens,
   type TokenStore,
 } from "passage-user-wasm";
@@ -95,12 +99,16 @@ async function methods(): Promise<void> {
   const token: string = await user.getAuthToken();
   const forced: string = await user.refresh();
   const guarded: boolean = await user.authGuard();
-  const info: PassageUserInfo | undefined = await user.userInfo();
+  const info: CurrentUser | undefined = await user.userInfo();
   if (info) {
     const id: string = info.id;
-    const email: string | undefined = info.email;
-    const other: unknown = info.created_at;
-    void [id, email, other];
+    const email: string = info.email;
+    const created: string = info.createdAt;
+    const devices: Passkey[] = info.webauthnDevices;
+    const since: Date | undefined = info.socialConnections.github?.createdAt;
+    // @ts-expect-error: passage-js's camelCase, not the server's snake_case
+    void info.created_at;
+    void [id, email, created, devices, since];
   }
   // @ts-expect-error: userInfo may be undefined (signed out)
   void (await user.userInfo()).id;
@@ -108,6 +116,30 @@ async function methods(): Promise<void> {
   void [token, forced, guarded, revoked];
 }
 void methods;
+
+// --- the signed-in user's account (passage-js's PassageCurrentUser) --------
+
+async function account(): Promise<void> {
+  const link: MagicLink = await user.changeEmail("new@example.com");
+  const phoneLink: MagicLink = await user.changePhone("+15555550100", "en");
+  const passkeys: Passkey[] = await user.passkeys();
+  const renamed: Passkey = await user.editPasskey(passkeys[0].id, "Laptop");
+  const added: Passkey = await user.addPasskey({ authenticatorAttachment: "cross-platform" });
+  await user.addPasskey();
+  const deleted: boolean = await user.deletePasskey(renamed);
+  const social: UserSocialConnections = await user.listSocialConnections();
+  const unlinked: boolean = await user.deleteSocialConnection("github");
+  const metadata: Metadata = await user.metadata();
+  const updated: CurrentUser = await user.updateMetadata({ plan: "pro", seats: 3, beta: true });
+  // @ts-expect-error: not a provider Passage connects
+  await user.deleteSocialConnection("myspace");
+  // @ts-expect-error: metadata values are strings, numbers and booleans
+  await user.updateMetadata({ nested: { a: 1 } });
+  // @ts-expect-error: not an authenticator attachment
+  await user.addPasskey({ authenticatorAttachment: "usb" });
+  void [link, phoneLink, added, deleted, social, unlinked, metadata, updated];
+}
+void account;
 
 // --- events -----------------------------------------------------------------
 
@@ -162,6 +194,8 @@ async function errors(): Promise<string> {
         case "storage":
         case "invalid_options":
         case "unsupported":
+        case "request_refused":
+        case "passkey_failed":
           return error.message;
         default: {
           const none: never = code;

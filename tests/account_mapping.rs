@@ -1,0 +1,117 @@
+//! The account mapping on the host: the server's snake_case replies read
+//! with serde and written back out as passage-js 4.1.2's camelCase shapes,
+//! field by field, `null` and nested mappings included.
+#![cfg(not(target_arch = "wasm32"))]
+
+use passage_user::client::account::{CurrentUser, OrNull, Passkey, SocialConnections};
+use passage_user::ports::Json;
+use serde::de::DeserializeOwned;
+use serde_json::{json, Value};
+
+/// serde_json's values, with dates marked so the mapping's `new Date` shows.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
+struct J(Value);
+
+impl Json for J {
+    fn decode<T: DeserializeOwned>(self) -> Option<T> {
+        serde_json::from_value(self.0).ok()
+    }
+    fn is_nullish(&self) -> bool {
+        self.0.is_null()
+    }
+    fn date(&self) -> Self {
+        J(json!({ "Date": self.0 }))
+    }
+}
+
+fn device(id: &str) -> Value {
+    json!({
+        "id": id, "user_id": "u1", "cred_id": "Y3JlZA", "friendly_name": "Laptop", "type": "platform",
+        "created_at": "2026-11-01T00:00:00Z", "updated_at": "2026-11-02T00:00:00Z",
+        "last_login_at": "2026-11-03T00:00:00Z", "usage_count": 2, "icons": { "light": null, "dark": "d.svg" },
+    })
+}
+
+fn user() -> Value {
+    json!({
+        "id": "u1", "email": "a@example.com", "email_verified": true, "phone": "", "phone_verified": false,
+        "status": "active", "created_at": "2026-10-01T00:00:00Z", "updated_at": "2026-10-02T00:00:00Z",
+        "last_login_at": "2026-10-03T00:00:00Z", "login_count": 4, "user_metadata": { "plan": "pro" },
+        "webauthn": true, "webauthn_devices": [device("d1")], "webauthn_types": ["platform"],
+        "social_connections": { "github": {
+            "provider_id": "1234", "provider_identifier": "octocat",
+            "created_at": "2026-09-01T00:00:00Z", "last_login_at": "2026-09-02T00:00:00Z",
+        }, "apple": null },
+        "not_in_passage_js": 1,
+    })
+}
+
+fn out<T: serde::Serialize>(value: &T) -> Value {
+    serde_json::to_value(value).unwrap()
+}
+
+#[test]
+fn the_current_user_is_passage_js_current_user() {
+    let user: CurrentUser<J> = serde_json::from_value(user()).unwrap();
+    assert_eq!(
+        out(&user),
+        json!({
+            "createdAt": "2026-10-01T00:00:00Z", "email": "a@example.com", "emailVerified": true,
+            "id": "u1", "lastLoginAt": "2026-10-03T00:00:00Z", "loginCount": 4, "phone": "",
+            "phoneVerified": false, "status": "active", "updatedAt": "2026-10-02T00:00:00Z",
+            "userMetadata": { "plan": "pro" }, "webauthn": true, "webauthnTypes": ["platform"],
+            // Dates where passage-js makes them (new Date(...)); a null
+            // provider is left undefined (null here on the host).
+            "socialConnections": {
+                "apple": null, "google": null,
+                "github": { "providerId": "1234", "providerIdentifier": "octocat",
+                    "createdAt": { "Date": "2026-09-01T00:00:00Z" }, "lastLoginAt": { "Date": "2026-09-02T00:00:00Z" } },
+            },
+            // The server's strings kept as strings, and icons mapped.
+            "webauthnDevices": [{
+                "id": "d1", "userId": "u1", "credId": "Y3JlZA", "friendlyName": "Laptop", "type": "platform",
+                "createdAt": "2026-11-01T00:00:00Z", "updatedAt": "2026-11-02T00:00:00Z",
+                "lastLoginAt": "2026-11-03T00:00:00Z", "usageCount": 2, "icons": { "light": null, "dark": "d.svg" },
+            }],
+        })
+    );
+}
+
+#[test]
+fn null_stays_null_where_passage_js_keeps_it() {
+    // `r == null ? r : {...}`: a null nested object is kept as null, and a
+    // device's missing icons are left out.
+    let mut raw = user();
+    raw["social_connections"] = Value::Null;
+    raw["webauthn_devices"] = json!([null, { "id": "d2" }]);
+    let user: CurrentUser<J> = serde_json::from_value(raw).unwrap();
+    let mapped = out(&user);
+    assert_eq!(mapped["socialConnections"], Value::Null);
+    assert_eq!(mapped["webauthnDevices"][0], Value::Null);
+    assert_eq!(mapped["webauthnDevices"][1]["id"], "d2");
+    assert_eq!(mapped["webauthnDevices"][1]["icons"], Value::Null);
+}
+
+#[test]
+fn a_user_without_the_lists_passage_js_maps_over_is_refused() {
+    for missing in ["webauthn_devices", "webauthn_types"] {
+        let mut raw = user();
+        raw.as_object_mut().unwrap().remove(missing);
+        assert!(
+            serde_json::from_value::<CurrentUser<J>>(raw).is_err(),
+            "{missing}"
+        );
+    }
+}
+
+#[test]
+fn passkeys_and_social_connections_map_alone_too() {
+    let passkey: OrNull<Passkey<J>, J> = serde_json::from_value(device("d9")).unwrap();
+    assert_eq!(out(&passkey)["friendlyName"], "Laptop");
+    let social: SocialConnections<J> = serde_json::from_value(json!({ "google": {
+        "provider_id": "g", "provider_identifier": "a@example.com", "created_at": "t1", "last_login_at": "t2",
+    }})).unwrap();
+    assert_eq!(out(&social)["google"]["createdAt"], json!({ "Date": "t1" }));
+    assert_eq!(out(&social)["github"], Value::Null);
+}
