@@ -14,7 +14,7 @@ use core::pin::Pin;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::client::account::{CreationOptions, NewCredential};
+use crate::client::account::NewCredential;
 use crate::core::error::Error;
 use crate::core::session::Session;
 
@@ -201,6 +201,8 @@ pub trait Json: Sized + Clone + Default + Serialize + DeserializeOwned + 'static
     /// `new Date(value)` where there are JavaScript dates; elsewhere the
     /// value itself.
     fn date(&self) -> Self;
+    /// `value` as a JSON value (maps as objects).
+    fn encode<T: Serialize + ?Sized>(value: &T) -> Option<Self>;
 }
 
 /// What asking for the cross-tab lock gave.
@@ -269,7 +271,7 @@ pub trait Ports: 'static {
     /// WebAuthn ceremony); `passkey_failed` when it does not.
     fn create_credential(
         &self,
-        options: &CreationOptions<Self::Json>,
+        options: &Self::Json,
     ) -> impl Future<Output = Result<NewCredential, Error>> + 'static;
     /// Remembers, as passage-js does (`psg_cred_obj`), that `user_id`
     /// registered `credential_id` here.

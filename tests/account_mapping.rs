@@ -3,7 +3,9 @@
 //! field by field, `null` and nested mappings included.
 #![cfg(not(target_arch = "wasm32"))]
 
-use passage_user::client::account::{CurrentUser, OrNull, Passkey, SocialConnections};
+use passage_user::client::account::{
+    apply, map, Member, CREATION_OPTIONS, CURRENT_USER, PASSKEY, SOCIAL_CONNECTIONS,
+};
 use passage_user::ports::Json;
 use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
@@ -23,6 +25,13 @@ impl Json for J {
     fn date(&self) -> Self {
         J(json!({ "Date": self.0 }))
     }
+    fn encode<T: serde::Serialize + ?Sized>(value: &T) -> Option<Self> {
+        serde_json::to_value(value).ok().map(J)
+    }
+}
+
+fn mapped(value: Value, member: Member) -> Option<Value> {
+    apply(J(value), member).map(|j| j.0)
 }
 
 fn device(id: &str) -> Value {
@@ -47,15 +56,10 @@ fn user() -> Value {
     })
 }
 
-fn out<T: serde::Serialize>(value: &T) -> Value {
-    serde_json::to_value(value).unwrap()
-}
-
 #[test]
 fn the_current_user_is_passage_js_current_user() {
-    let user: CurrentUser<J> = serde_json::from_value(user()).unwrap();
     assert_eq!(
-        out(&user),
+        mapped(user(), Member::Object(&CURRENT_USER)).unwrap(),
         json!({
             "createdAt": "2026-10-01T00:00:00Z", "email": "a@example.com", "emailVerified": true,
             "id": "u1", "lastLoginAt": "2026-10-03T00:00:00Z", "loginCount": 4, "phone": "",
@@ -85,8 +89,7 @@ fn null_stays_null_where_passage_js_keeps_it() {
     let mut raw = user();
     raw["social_connections"] = Value::Null;
     raw["webauthn_devices"] = json!([null, { "id": "d2" }]);
-    let user: CurrentUser<J> = serde_json::from_value(raw).unwrap();
-    let mapped = out(&user);
+    let mapped = mapped(raw, Member::Object(&CURRENT_USER)).unwrap();
     assert_eq!(mapped["socialConnections"], Value::Null);
     assert_eq!(mapped["webauthnDevices"][0], Value::Null);
     assert_eq!(mapped["webauthnDevices"][1]["id"], "d2");
@@ -98,8 +101,9 @@ fn a_user_without_the_lists_passage_js_maps_over_is_refused() {
     for missing in ["webauthn_devices", "webauthn_types"] {
         let mut raw = user();
         raw.as_object_mut().unwrap().remove(missing);
-        assert!(
-            serde_json::from_value::<CurrentUser<J>>(raw).is_err(),
+        assert_eq!(
+            mapped(raw, Member::Object(&CURRENT_USER)),
+            None,
             "{missing}"
         );
     }
@@ -107,11 +111,51 @@ fn a_user_without_the_lists_passage_js_maps_over_is_refused() {
 
 #[test]
 fn passkeys_and_social_connections_map_alone_too() {
-    let passkey: OrNull<Passkey<J>, J> = serde_json::from_value(device("d9")).unwrap();
-    assert_eq!(out(&passkey)["friendlyName"], "Laptop");
-    let social: SocialConnections<J> = serde_json::from_value(json!({ "google": {
-        "provider_id": "g", "provider_identifier": "a@example.com", "created_at": "t1", "last_login_at": "t2",
-    }})).unwrap();
-    assert_eq!(out(&social)["google"]["createdAt"], json!({ "Date": "t1" }));
-    assert_eq!(out(&social)["github"], Value::Null);
+    let passkey = map(J(device("d9")), &PASSKEY).unwrap().0;
+    assert_eq!(passkey["friendlyName"], "Laptop");
+    assert_eq!(
+        passkey.as_object().unwrap().len(),
+        10,
+        "only passage-js's members"
+    );
+    let social = mapped(
+        json!({ "google": {
+            "provider_id": "g", "provider_identifier": "a@example.com", "created_at": "t1", "last_login_at": "t2",
+        }}),
+        Member::Object(&SOCIAL_CONNECTIONS),
+    )
+    .unwrap();
+    assert_eq!(social["google"]["createdAt"], json!({ "Date": "t1" }));
+    assert_eq!(social["github"], Value::Null);
+    // A list of something else than objects is not a passkey list.
+    assert_eq!(mapped(json!(["x"]), Member::List(&PASSKEY)), None);
+    assert_eq!(mapped(json!("x"), Member::List(&PASSKEY)), None);
+}
+
+#[test]
+fn the_creation_options_keep_what_passage_js_passes_to_the_authenticator() {
+    let options = map(
+        J(json!({
+            "challenge": "Y2hhbGxlbmdl", "timeout": 60000, "attestation": null, "hints": ["client-device"],
+            "rp": { "id": "localhost", "name": "app" },
+            "user": { "id": "dXNlcg", "name": "a@example.com", "displayName": "a@example.com" },
+            "pubKeyCredParams": [{ "alg": -7, "type": "public-key" }],
+            "excludeCredentials": [{ "id": "Y3JlZA", "type": "public-key", "transports": ["internal"] }],
+            "authenticatorSelection": { "residentKey": "preferred", "userVerification": "required" },
+        })),
+        &CREATION_OPTIONS,
+    )
+    .unwrap()
+    .0;
+    assert_eq!(options["challenge"], "Y2hhbGxlbmdl");
+    assert_eq!(options["user"]["id"], "dXNlcg");
+    assert_eq!(options["excludeCredentials"][0]["id"], "Y3JlZA");
+    assert_eq!(options["pubKeyCredParams"][0]["alg"], -7);
+    // Members passage-js does not copy are dropped; null becomes undefined.
+    assert!(options.get("hints").is_none());
+    assert_eq!(options["attestation"], Value::Null);
+    assert_eq!(
+        options["authenticatorSelection"]["authenticatorAttachment"],
+        Value::Null
+    );
 }

@@ -24,7 +24,7 @@ use serde::Serialize;
 use wasm_bindgen::JsValue;
 use web_sys::BroadcastChannel;
 
-use crate::client::account::{CreationOptions, NewCredential};
+use crate::client::account::NewCredential;
 use crate::client::Client;
 use crate::core::error::Error;
 use crate::ports::{Detail, Event, Json, Locked, Ports, Reply, Request, SendError, Signal};
@@ -59,6 +59,11 @@ impl Json for JsJson {
 
     fn date(&self) -> Self {
         JsJson(js_sys::Date::new(&self.0).into())
+    }
+
+    fn encode<T: Serialize + ?Sized>(value: &T) -> Option<Self> {
+        let writer = serde_wasm_bindgen::Serializer::new().serialize_maps_as_objects(true);
+        value.serialize(&writer).ok().map(JsJson)
     }
 }
 
@@ -268,7 +273,7 @@ impl Ports for Browser {
 
     fn create_credential(
         &self,
-        options: &CreationOptions<JsJson>,
+        options: &JsJson,
     ) -> impl Future<Output = Result<NewCredential, Error>> + 'static {
         passkeys::create(options)
     }

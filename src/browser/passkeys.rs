@@ -13,7 +13,7 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::{AuthenticatorAttestationResponse, CredentialCreationOptions, PublicKeyCredential};
 
 use super::JsJson;
-use crate::client::account::{CreationOptions, NewCredential};
+use crate::client::account::NewCredential;
 use crate::core::error::{Code, Error};
 use crate::core::jwt::{base64url_decode, base64url_encode};
 
@@ -23,38 +23,41 @@ fn failed(message: &'static str) -> Error {
     Error::new(Code::PasskeyFailed, message)
 }
 
-/// `base64url` as the bytes WebAuthn wants.
-fn bytes(text: &str) -> Result<JsValue, Error> {
-    let decoded = base64url_decode(text).ok_or(Error::new(
-        Code::InvalidResponse,
-        "the passkey options are not base64url where WebAuthn needs bytes",
-    ))?;
-    Ok(Uint8Array::from(decoded.as_slice()).into())
+/// Replaces the base64url text of `object[key]` with its bytes.
+fn decode_member(object: &JsValue, key: &str) -> Result<(), Error> {
+    let unusable = || {
+        Error::new(
+            Code::InvalidResponse,
+            "the passkey options are not base64url where WebAuthn needs bytes",
+        )
+    };
+    let text = Reflect::get(object, &key.into())
+        .ok()
+        .and_then(|v| v.as_string())
+        .ok_or_else(unusable)?;
+    let decoded = base64url_decode(text).ok_or_else(unusable)?;
+    let bytes = Uint8Array::from(decoded.as_slice());
+    Reflect::set(object, &key.into(), &bytes)
+        .map(drop)
+        .map_err(|_| unusable())
 }
 
-/// The options as `navigator.credentials.create` takes them: the server's,
-/// with the challenge, the user id and the excluded credential ids decoded.
-fn prepare(options: &CreationOptions<JsJson>) -> Result<CredentialCreationOptions, Error> {
-    let unusable = || Error::new(Code::InvalidResponse, "the passkey options are unusable");
-    let public_key = serde_wasm_bindgen::to_value(options).map_err(|_| unusable())?;
-    let set = |object: &JsValue, key: &str, value: &JsValue| {
-        Reflect::set(object, &key.into(), value)
-            .map(drop)
-            .map_err(|_| unusable())
-    };
-    set(&public_key, "challenge", &bytes(&options.challenge)?)?;
-    let user = Reflect::get(&public_key, &"user".into()).map_err(|_| unusable())?;
-    set(&user, "id", &bytes(&options.user.id)?)?;
-    if let Some(excluded) = &options.exclude_credentials {
-        let list =
-            Reflect::get(&public_key, &"excludeCredentials".into()).map_err(|_| unusable())?;
-        for (i, descriptor) in excluded.iter().enumerate() {
-            let entry = Reflect::get(&list, &JsValue::from(i as u32)).map_err(|_| unusable())?;
-            set(&entry, "id", &bytes(&descriptor.id)?)?;
+/// The options as `navigator.credentials.create` takes them: passage-js's
+/// (as the client mapped them), with the challenge, the user id and the
+/// excluded credential ids decoded.
+fn prepare(options: &JsJson) -> Result<CredentialCreationOptions, Error> {
+    let public_key = &options.0;
+    decode_member(public_key, "challenge")?;
+    let user = Reflect::get(public_key, &"user".into()).unwrap_or_default();
+    decode_member(&user, "id")?;
+    let excluded = Reflect::get(public_key, &"excludeCredentials".into()).unwrap_or_default();
+    if Array::is_array(&excluded) {
+        for descriptor in Array::from(&excluded).iter() {
+            decode_member(&descriptor, "id")?;
         }
     }
     let wrapper = Object::new();
-    set(&wrapper, "publicKey", &public_key)?;
+    let _ = Reflect::set(&wrapper, &"publicKey".into(), public_key);
     Ok(wrapper.unchecked_into())
 }
 
@@ -63,9 +66,7 @@ fn encoded(buffer: &ArrayBuffer) -> String {
 }
 
 /// Runs the ceremony; answers what the authenticator created.
-pub fn create(
-    options: &CreationOptions<JsJson>,
-) -> impl Future<Output = Result<NewCredential, Error>> {
+pub fn create(options: &JsJson) -> impl Future<Output = Result<NewCredential, Error>> {
     let prepared = prepare(options);
     async move {
         let options = prepared?;

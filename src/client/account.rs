@@ -2,345 +2,241 @@
 //! sees it: the server's replies (snake_case) read with serde and written
 //! back out (camelCase) with passage-js's field mapping to the detail.
 //!
-//! Values passage-js copies as the server sent them stay the server's JSON
-//! values (`J`), `null` or missing included; where passage-js makes a
-//! `Date`, [`DateOf`] makes one; where it maps a nested object only when it
-//! is not `null` (`r == null ? r : {...}`), [`OrNull`] does the same.
+//! The mapping is a table per shape, after passage-js's `...FromJSON`
+//! functions: each member's server name, passage-js's name, and what
+//! passage-js does with it (copies it as the server sent it, makes a
+//! `Date` of it, or maps the object or list it holds). Objects cross as
+//! serde maps of JSON values, one instantiation for every shape: the
+//! account costs the package little more than its tables.
 
+use alloc::collections::BTreeMap;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::marker::PhantomData;
 
-use serde::de::{DeserializeOwned, Deserializer, Error as _};
-use serde::ser::Serializer;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::ports::Json;
 
-/// `null` or missing, as given; else a mapped `T`.
-#[derive(Clone, Debug, PartialEq)]
-pub enum OrNull<T, J> {
-    /// `null` or `undefined`, kept as it was.
-    Nullish(J),
-    /// Mapped.
-    Value(T),
+/// What passage-js does with one member.
+#[derive(Clone, Copy, Debug)]
+pub enum Member {
+    /// Copies it as the server sent it (`null` and missing included).
+    Copy,
+    /// Copies it, but `null` becomes `undefined` (`r.x == null ? void 0 : r.x`).
+    Present,
+    /// `new Date(value)`.
+    Date,
+    /// Maps the object it holds (`null` kept as `null`).
+    Object(&'static Shape),
+    /// Maps the object it holds; `null` becomes `undefined`.
+    ObjectOrUndefined(&'static Shape),
+    /// Maps each element of the list it holds; the list must be there
+    /// (passage-js calls `.map` on it).
+    List(&'static Shape),
+    /// Copies the list it holds, which must be there.
+    ListCopy,
+    /// Maps each element of the list it holds, when there is one.
+    OptionalList(&'static Shape),
 }
 
-impl<T, J: Default> Default for OrNull<T, J> {
-    fn default() -> Self {
-        OrNull::Nullish(J::default())
-    }
-}
+/// A shape: its members as (the server's name, passage-js's name, what is
+/// done with it).
+#[derive(Debug)]
+pub struct Shape(pub &'static [(&'static str, &'static str, Member)]);
 
-impl<'de, T: DeserializeOwned, J: Json> Deserialize<'de> for OrNull<T, J> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let value = J::deserialize(d)?;
-        if value.is_nullish() {
-            return Ok(OrNull::Nullish(value));
-        }
-        value
-            .decode()
-            .map(OrNull::Value)
-            .ok_or_else(|| D::Error::custom("unexpected shape"))
-    }
-}
+/// `UserSocialConnection`.
+pub static SOCIAL_CONNECTION: Shape = Shape(&[
+    ("provider_id", "providerId", Member::Copy),
+    ("created_at", "createdAt", Member::Date),
+    ("last_login_at", "lastLoginAt", Member::Date),
+    ("provider_identifier", "providerIdentifier", Member::Copy),
+]);
 
-impl<T: Serialize, J: Serialize> Serialize for OrNull<T, J> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match self {
-            OrNull::Nullish(value) => value.serialize(s),
-            OrNull::Value(value) => value.serialize(s),
-        }
-    }
-}
-
-impl<T, J> OrNull<T, J> {
-    /// The mapped value, when there is one.
-    pub fn value(&self) -> Option<&T> {
-        match self {
-            OrNull::Value(value) => Some(value),
-            OrNull::Nullish(_) => None,
-        }
-    }
-}
-
-/// A time passage-js turns into a `Date` (`new Date(value)`).
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct DateOf<J>(pub J);
-
-impl<'de, J: Json> Deserialize<'de> for DateOf<J> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        J::deserialize(d).map(DateOf)
-    }
-}
-
-impl<J: Json> Serialize for DateOf<J> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        self.0.date().serialize(s)
-    }
-}
-
-/// One social connection (`UserSocialConnection`).
-#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
-#[serde(
-    default,
-    rename_all(deserialize = "snake_case", serialize = "camelCase"),
-    bound(deserialize = "J: Json", serialize = "J: Json")
-)]
-pub struct SocialConnection<J> {
-    provider_id: J,
-    created_at: DateOf<J>,
-    last_login_at: DateOf<J>,
-    provider_identifier: J,
-}
-
-/// A user's social connections (`UserSocialConnections`): a provider that
-/// is `null` is left out.
-#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
-#[serde(default, bound(deserialize = "J: Json", serialize = "J: Json"))]
-pub struct SocialConnections<J> {
-    apple: Option<SocialConnection<J>>,
-    github: Option<SocialConnection<J>>,
-    google: Option<SocialConnection<J>>,
-}
+/// `UserSocialConnections`: a provider that is `null` is left undefined.
+pub static SOCIAL_CONNECTIONS: Shape = Shape(&[
+    (
+        "apple",
+        "apple",
+        Member::ObjectOrUndefined(&SOCIAL_CONNECTION),
+    ),
+    (
+        "github",
+        "github",
+        Member::ObjectOrUndefined(&SOCIAL_CONNECTION),
+    ),
+    (
+        "google",
+        "google",
+        Member::ObjectOrUndefined(&SOCIAL_CONNECTION),
+    ),
+]);
 
 /// A passkey's icons.
-#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
-#[serde(default, bound(deserialize = "J: Json", serialize = "J: Json"))]
-pub struct Icons<J> {
-    light: J,
-    dark: J,
+pub static ICONS: Shape = Shape(&[
+    ("light", "light", Member::Copy),
+    ("dark", "dark", Member::Copy),
+]);
+
+/// `Passkey` (passage-js's `Credential`; the server's WebAuthn device).
+pub static PASSKEY: Shape = Shape(&[
+    ("created_at", "createdAt", Member::Copy),
+    ("cred_id", "credId", Member::Copy),
+    ("friendly_name", "friendlyName", Member::Copy),
+    ("id", "id", Member::Copy),
+    ("last_login_at", "lastLoginAt", Member::Copy),
+    ("type", "type", Member::Copy),
+    ("updated_at", "updatedAt", Member::Copy),
+    ("usage_count", "usageCount", Member::Copy),
+    ("user_id", "userId", Member::Copy),
+    ("icons", "icons", Member::Object(&ICONS)),
+]);
+
+/// `CurrentUser`: the server's times stay strings.
+pub static CURRENT_USER: Shape = Shape(&[
+    ("created_at", "createdAt", Member::Copy),
+    ("email", "email", Member::Copy),
+    ("email_verified", "emailVerified", Member::Copy),
+    ("id", "id", Member::Copy),
+    ("last_login_at", "lastLoginAt", Member::Copy),
+    ("login_count", "loginCount", Member::Copy),
+    ("phone", "phone", Member::Copy),
+    ("phone_verified", "phoneVerified", Member::Copy),
+    (
+        "social_connections",
+        "socialConnections",
+        Member::Object(&SOCIAL_CONNECTIONS),
+    ),
+    ("status", "status", Member::Copy),
+    ("updated_at", "updatedAt", Member::Copy),
+    ("user_metadata", "userMetadata", Member::Copy),
+    ("webauthn", "webauthn", Member::Copy),
+    (
+        "webauthn_devices",
+        "webauthnDevices",
+        Member::List(&PASSKEY),
+    ),
+    ("webauthn_types", "webauthnTypes", Member::ListCopy),
+]);
+
+/// `MagicLink`.
+pub static MAGIC_LINK: Shape = Shape(&[("id", "id", Member::Copy)]);
+
+// The creation options passage-js hands to `navigator.credentials.create`:
+// only the members it copies, with its names (already camelCase).
+
+static RELYING_PARTY: Shape = Shape(&[
+    ("icon", "icon", Member::Present),
+    ("id", "id", Member::Present),
+    ("name", "name", Member::Present),
+]);
+static CREDENTIAL_USER: Shape = Shape(&[
+    ("displayName", "displayName", Member::Present),
+    ("icon", "icon", Member::Present),
+    ("id", "id", Member::Present),
+    ("name", "name", Member::Present),
+]);
+static DESCRIPTOR: Shape = Shape(&[
+    ("id", "id", Member::Present),
+    ("transports", "transports", Member::Present),
+    ("type", "type", Member::Present),
+]);
+static KEY_PARAM: Shape = Shape(&[
+    ("alg", "alg", Member::Present),
+    ("type", "type", Member::Present),
+]);
+static SELECTION: Shape = Shape(&[
+    (
+        "authenticatorAttachment",
+        "authenticatorAttachment",
+        Member::Present,
+    ),
+    ("requireResidentKey", "requireResidentKey", Member::Present),
+    ("residentKey", "residentKey", Member::Present),
+    ("userVerification", "userVerification", Member::Present),
+]);
+/// `PublicKeyCredentialCreationOptions`, its binary members still base64url
+/// text (the browser adapter decodes them).
+pub static CREATION_OPTIONS: Shape = Shape(&[
+    ("attestation", "attestation", Member::Present),
+    (
+        "authenticatorSelection",
+        "authenticatorSelection",
+        Member::ObjectOrUndefined(&SELECTION),
+    ),
+    ("challenge", "challenge", Member::Copy),
+    (
+        "excludeCredentials",
+        "excludeCredentials",
+        Member::OptionalList(&DESCRIPTOR),
+    ),
+    ("extensions", "extensions", Member::Present),
+    (
+        "pubKeyCredParams",
+        "pubKeyCredParams",
+        Member::OptionalList(&KEY_PARAM),
+    ),
+    ("rp", "rp", Member::ObjectOrUndefined(&RELYING_PARTY)),
+    ("timeout", "timeout", Member::Present),
+    ("user", "user", Member::ObjectOrUndefined(&CREDENTIAL_USER)),
+]);
+
+/// An object as read: its members by name.
+type Members<J> = BTreeMap<String, J>;
+
+/// Maps `value` as passage-js's `...FromJSON` for `shape` does: `null` or
+/// undefined as it is (`r == null ? r : {...}`), else an object with the
+/// shape's members, renamed and mapped; a member the server left out is
+/// `undefined`, and members not in the shape are dropped. `None` when the
+/// value is not of that shape.
+pub fn map<J: Json>(value: J, shape: &Shape) -> Option<J> {
+    if value.is_nullish() {
+        return Some(value);
+    }
+    let mut members: Members<J> = value.decode()?;
+    let mut out: BTreeMap<&'static str, J> = BTreeMap::new();
+    for &(from, to, member) in shape.0 {
+        let v = members.remove(from).unwrap_or_default();
+        out.insert(to, apply(v, member)?);
+    }
+    J::encode(&out)
 }
 
-/// A passkey (passage-js's `Passkey`, Passage's WebAuthn device).
-#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
-#[serde(
-    default,
-    rename_all(deserialize = "snake_case", serialize = "camelCase"),
-    bound(deserialize = "J: Json", serialize = "J: Json")
-)]
-pub struct Passkey<J> {
-    created_at: J,
-    cred_id: J,
-    friendly_name: J,
-    id: J,
-    last_login_at: J,
-    r#type: J,
-    updated_at: J,
-    usage_count: J,
-    user_id: J,
-    icons: OrNull<Icons<J>, J>,
+/// What passage-js does with one member's value.
+pub fn apply<J: Json>(v: J, member: Member) -> Option<J> {
+    Some(match member {
+        Member::Copy => v,
+        Member::Present | Member::ObjectOrUndefined(_) | Member::OptionalList(_)
+            if v.is_nullish() =>
+        {
+            J::default()
+        }
+        Member::Present => v,
+        Member::Date => v.date(),
+        Member::Object(inner) | Member::ObjectOrUndefined(inner) => map(v, inner)?,
+        Member::List(inner) | Member::OptionalList(inner) => list(v, Some(inner))?,
+        Member::ListCopy => list(v, None)?,
+    })
 }
 
-/// The signed-in user (passage-js's `CurrentUser`). `webauthn_devices` and
-/// `webauthn_types` are required: passage-js maps over them.
-#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
-#[serde(
-    rename_all(deserialize = "snake_case", serialize = "camelCase"),
-    bound(deserialize = "J: Json", serialize = "J: Json")
-)]
-pub struct CurrentUser<J> {
-    #[serde(default)]
-    created_at: J,
-    #[serde(default)]
-    email: J,
-    #[serde(default)]
-    email_verified: J,
-    #[serde(default)]
-    id: J,
-    #[serde(default)]
-    last_login_at: J,
-    #[serde(default)]
-    login_count: J,
-    #[serde(default)]
-    phone: J,
-    #[serde(default)]
-    phone_verified: J,
-    #[serde(default)]
-    social_connections: OrNull<SocialConnections<J>, J>,
-    #[serde(default)]
-    status: J,
-    #[serde(default)]
-    updated_at: J,
-    #[serde(default)]
-    user_metadata: J,
-    #[serde(default)]
-    webauthn: J,
-    webauthn_devices: Vec<OrNull<Passkey<J>, J>>,
-    webauthn_types: Vec<J>,
+/// A list, each element mapped with `shape` (or copied).
+fn list<J: Json>(value: J, shape: Option<&Shape>) -> Option<J> {
+    let items: Vec<J> = value.decode()?;
+    let items = match shape {
+        Some(shape) => items
+            .into_iter()
+            .map(|item| map(item, shape))
+            .collect::<Option<Vec<J>>>()?,
+        None => items,
+    };
+    J::encode(&items)
 }
 
-/// A magic link (`MagicLink`): its id.
-#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
-#[serde(default, bound(deserialize = "J: Json", serialize = "J: Json"))]
-pub struct MagicLink<J> {
-    id: J,
-}
-
-/// The replies, each unwrapped as passage-js's `responseDataKey` does.
-#[derive(Deserialize)]
-#[serde(bound(deserialize = "J: Json"))]
-pub(crate) struct UserReply<J> {
-    pub user: OrNull<CurrentUser<J>, J>,
-}
-
-#[derive(Deserialize)]
-#[serde(bound(deserialize = "J: Json"))]
-pub(crate) struct MagicLinkReply<J> {
-    #[serde(default)]
-    pub magic_link: OrNull<MagicLink<J>, J>,
-}
-
-#[derive(Deserialize)]
-#[serde(bound(deserialize = "J: Json"))]
-pub(crate) struct PasskeysReply<J> {
-    pub devices: Vec<OrNull<Passkey<J>, J>>,
-}
-
-#[derive(Deserialize)]
-#[serde(bound(deserialize = "J: Json"))]
-pub(crate) struct PasskeyReply<J> {
-    #[serde(default)]
-    pub device: OrNull<Passkey<J>, J>,
-}
-
-#[derive(Deserialize)]
-#[serde(bound(deserialize = "J: Json"))]
-pub(crate) struct SocialReply<J> {
-    #[serde(default)]
-    pub social_connections: OrNull<SocialConnections<J>, J>,
-}
-
-#[derive(Deserialize)]
-#[serde(bound(deserialize = "J: Json"))]
-pub(crate) struct MetadataReply<J> {
-    #[serde(default)]
-    pub user_metadata: J,
-}
-
-// ---------------------------------------------------------------------------
-// Adding a passkey: the start reply, the options the authenticator gets, and
-// the finish request.
-
-/// The relying party (`rp`).
-#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
-#[serde(default, bound(deserialize = "J: Json", serialize = "J: Json"))]
-pub struct RelyingParty<J> {
-    icon: J,
-    id: J,
-    name: J,
-}
-
-/// The user of the creation options; `id` is base64url text here.
-#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
-#[serde(
-    default,
-    rename_all = "camelCase",
-    bound(deserialize = "J: Json", serialize = "J: Json")
-)]
-pub struct CredentialUser<J> {
-    /// Shown by the authenticator.
-    pub display_name: J,
-    /// An icon, rarely sent.
-    pub icon: J,
-    /// The user handle, base64url.
-    pub id: String,
-    /// The account name.
-    pub name: J,
-}
-
-/// A credential the authenticator must not register again.
-#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
-#[serde(default, bound(deserialize = "J: Json", serialize = "J: Json"))]
-pub struct Descriptor<J> {
-    /// The credential id, base64url.
-    pub id: String,
-    /// Its transports.
-    pub transports: J,
-    /// "public-key".
-    pub r#type: J,
-}
-
-/// An algorithm the server accepts.
-#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
-#[serde(default, bound(deserialize = "J: Json", serialize = "J: Json"))]
-pub struct KeyParam<J> {
-    alg: J,
-    r#type: J,
-}
-
-/// `authenticatorSelection`.
-#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
-#[serde(
-    default,
-    rename_all = "camelCase",
-    bound(deserialize = "J: Json", serialize = "J: Json")
-)]
-pub struct Selection<J> {
-    authenticator_attachment: J,
-    require_resident_key: J,
-    resident_key: J,
-    user_verification: J,
-}
-
-/// The `publicKey` creation options as passage-js passes them on: the keys
-/// it copies (others are dropped), with the challenge, the user id and the
-/// excluded ids still base64url text; the browser adapter decodes them.
-#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
-#[serde(
-    rename_all = "camelCase",
-    bound(deserialize = "J: Json", serialize = "J: Json")
-)]
-pub struct CreationOptions<J> {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    attestation: Option<J>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    authenticator_selection: Option<Selection<J>>,
-    /// The challenge, base64url.
-    pub challenge: String,
-    /// Credentials not to register again.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub exclude_credentials: Option<Vec<Descriptor<J>>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    extensions: Option<J>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub_key_cred_params: Option<Vec<KeyParam<J>>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    rp: Option<RelyingParty<J>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    timeout: Option<J>,
-    /// The user.
-    pub user: CredentialUser<J>,
-}
-
-#[derive(Deserialize)]
-#[serde(bound(deserialize = "J: Json"))]
-pub(crate) struct Challenge<J> {
-    #[serde(rename = "publicKey")]
-    pub public_key: CreationOptions<J>,
-}
-
-#[derive(Deserialize)]
-#[serde(bound(deserialize = "J: Json"))]
-pub(crate) struct Handshake<J> {
-    pub challenge: Challenge<J>,
-    #[serde(default)]
-    pub id: J,
-}
-
-#[derive(Deserialize)]
-#[serde(bound(deserialize = "J: Json"))]
-pub(crate) struct StartUser<J> {
-    #[serde(default)]
-    pub id: J,
-}
-
-#[derive(Deserialize)]
-#[serde(bound(deserialize = "J: Json"))]
-pub(crate) struct StartReply<J> {
-    pub handshake: Handshake<J>,
-    #[serde(default)]
-    pub user: Option<StartUser<J>>,
+/// Member `key` of an object (undefined when it has none); `None` when
+/// `value` is not an object.
+pub fn get<J: Json>(value: &J, key: &str) -> Option<J> {
+    let mut members: Members<J> = value.clone().decode()?;
+    Some(members.remove(key).unwrap_or_default())
 }
 
 /// What the authenticator created, its binary parts as base64url.

@@ -5,15 +5,12 @@
 
 use alloc::rc::Rc;
 use alloc::string::String;
-use alloc::vec::Vec;
 
-use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
 use super::account::{
-    ChangeRequest, CurrentUser, FinishRequest, MagicLink, MagicLinkReply, MetadataReply,
-    MetadataRequest, OrNull, Passkey, PasskeyReply, PasskeysReply, RenameRequest,
-    SocialConnections, SocialReply, StartReply, StartRequest, UserReply,
+    apply, get, map, ChangeRequest, FinishRequest, Member, MetadataRequest, RenameRequest,
+    StartRequest, CREATION_OPTIONS, CURRENT_USER, MAGIC_LINK, PASSKEY, SOCIAL_CONNECTIONS,
 };
 use super::refresh::failure_of;
 use super::values::Field;
@@ -102,19 +99,35 @@ impl<P: Ports> Client<P> {
         }
     }
 
-    /// As [`Client::authorized`], with the reply's body read as `T`; signed
-    /// out is `login_required`.
-    async fn signed_in<T: DeserializeOwned>(
+    /// As [`Client::authorized`], answering the reply's body; signed out is
+    /// `login_required`.
+    async fn signed_in(
         self: &Rc<Self>,
         method: Method,
         path: &str,
         body: Option<String>,
-    ) -> Result<T, Error> {
+    ) -> Result<P::Json, Error> {
         let reply = self
             .authorized(method, path, body)
             .await?
             .ok_or_else(no_session)?;
-        reply.body.and_then(Json::decode).ok_or_else(unexpected)
+        reply.body.ok_or_else(unexpected)
+    }
+
+    /// As [`Client::signed_in`], answering member `key` of the reply as
+    /// passage-js maps it (its `responseDataKey`).
+    async fn signed_in_member(
+        self: &Rc<Self>,
+        method: Method,
+        path: &str,
+        body: Option<String>,
+        key: &str,
+        member: Member,
+    ) -> Result<P::Json, Error> {
+        let reply = self.signed_in(method, path, body).await?;
+        get(&reply, key)
+            .and_then(|value| apply(value, member))
+            .ok_or_else(unexpected)
     }
 
     /// As [`Client::signed_in`] for a reply with no body to read.
@@ -125,16 +138,20 @@ impl<P: Ports> Client<P> {
         Ok(true)
     }
 
-    /// The user of `GET /currentuser`, or `None` when signed out.
-    pub async fn user_info(self: &Rc<Self>) -> Result<Option<CurrentUser<P::Json>>, Error> {
+    /// The user of `GET /currentuser` (passage-js's `CurrentUser`), or
+    /// `None` when signed out.
+    pub async fn user_info(self: &Rc<Self>) -> Result<Option<P::Json>, Error> {
         let Some(reply) = self.authorized(Method::Get, "", None).await? else {
             return Ok(None);
         };
-        match reply.body.and_then(Json::decode::<UserReply<P::Json>>) {
-            Some(UserReply {
-                user: OrNull::Value(user),
-            }) => Ok(Some(user)),
-            _ => Err(Error::new(
+        let user = reply
+            .body
+            .and_then(|body| get(&body, "user"))
+            .filter(|user| !user.is_nullish())
+            .and_then(|user| map(user, &CURRENT_USER));
+        match user {
+            Some(user) => Ok(Some(user)),
+            None => Err(Error::new(
                 Code::InvalidResponse,
                 "the currentuser reply has no user object",
             )),
@@ -148,25 +165,34 @@ impl<P: Ports> Client<P> {
         phone: bool,
         identifier: &str,
         language: Option<&str>,
-    ) -> Result<OrNull<MagicLink<P::Json>, P::Json>, Error> {
+    ) -> Result<P::Json, Error> {
         let request = ChangeRequest {
             language,
             new_email: (!phone).then_some(identifier),
             new_phone: phone.then_some(identifier),
         };
         let path = if phone { "/phone" } else { "/email" };
-        let reply: MagicLinkReply<P::Json> = self
-            .signed_in(Method::Patch, path, self.ports.to_json(&request))
-            .await?;
-        Ok(reply.magic_link)
+        let body = self.ports.to_json(&request);
+        self.signed_in_member(
+            Method::Patch,
+            path,
+            body,
+            "magic_link",
+            Member::Object(&MAGIC_LINK),
+        )
+        .await
     }
 
     /// The user's passkeys.
-    pub async fn passkeys(
-        self: &Rc<Self>,
-    ) -> Result<Vec<OrNull<Passkey<P::Json>, P::Json>>, Error> {
-        let reply: PasskeysReply<P::Json> = self.signed_in(Method::Get, "/devices", None).await?;
-        Ok(reply.devices)
+    pub async fn passkeys(self: &Rc<Self>) -> Result<P::Json, Error> {
+        self.signed_in_member(
+            Method::Get,
+            "/devices",
+            None,
+            "devices",
+            Member::List(&PASSKEY),
+        )
+        .await
     }
 
     /// Renames passkey `id`.
@@ -174,12 +200,16 @@ impl<P: Ports> Client<P> {
         self: &Rc<Self>,
         id: &str,
         friendly_name: &str,
-    ) -> Result<OrNull<Passkey<P::Json>, P::Json>, Error> {
+    ) -> Result<P::Json, Error> {
         let body = self.ports.to_json(&RenameRequest { friendly_name });
-        let reply: PasskeyReply<P::Json> = self
-            .signed_in(Method::Patch, &device_path(id), body)
-            .await?;
-        Ok(reply.device)
+        self.signed_in_member(
+            Method::Patch,
+            &device_path(id),
+            body,
+            "device",
+            Member::Object(&PASSKEY),
+        )
+        .await
     }
 
     /// Registers a new passkey: the server's options, the browser's
@@ -188,27 +218,38 @@ impl<P: Ports> Client<P> {
     pub async fn add_passkey(
         self: &Rc<Self>,
         authenticator_attachment: Option<&str>,
-    ) -> Result<OrNull<Passkey<P::Json>, P::Json>, Error> {
+    ) -> Result<P::Json, Error> {
         let start = StartRequest {
             authenticator_attachment: authenticator_attachment.unwrap_or("platform"),
         };
-        let reply: StartReply<P::Json> = self
+        let reply = self
             .signed_in(Method::Post, "/devices/start", self.ports.to_json(&start))
             .await?;
-        let credential = self
-            .ports
-            .create_credential(&reply.handshake.challenge.public_key)
-            .await?;
-        let user_id = reply.user.map(|u| u.id);
-        let finish = FinishRequest::new(&reply.handshake.id, user_id.as_ref(), &credential);
+        let handshake = get(&reply, "handshake").ok_or_else(unexpected)?;
+        let options = get(&handshake, "challenge")
+            .and_then(|challenge| get(&challenge, "publicKey"))
+            .filter(|options| !options.is_nullish())
+            .and_then(|options| map(options, &CREATION_OPTIONS))
+            .ok_or_else(unexpected)?;
+        let handshake_id = get(&handshake, "id").unwrap_or_default();
+        // passage-js's `l.user?.id`.
+        let user_id = get(&reply, "user").and_then(|user| get(&user, "id"));
+        let credential = self.ports.create_credential(&options).await?;
+        let finish = FinishRequest::new(&handshake_id, user_id.as_ref(), &credential);
         let body = self.ports.to_json(&finish);
-        let done: PasskeyReply<P::Json> = self
-            .signed_in(Method::Post, "/devices/finish", body)
+        let device = self
+            .signed_in_member(
+                Method::Post,
+                "/devices/finish",
+                body,
+                "device",
+                Member::Object(&PASSKEY),
+            )
             .await?;
         if let Some(user_id) = user_id.and_then(|id| id.decode::<String>()) {
             self.ports.remember_credential(&user_id, &credential.id);
         }
-        Ok(done.device)
+        Ok(device)
     }
 
     /// Deletes passkey `id`, and forgets `credential_id` in `psg_cred_obj`.
@@ -226,13 +267,16 @@ impl<P: Ports> Client<P> {
     }
 
     /// The user's social connections.
-    pub async fn social_connections(
-        self: &Rc<Self>,
-    ) -> Result<OrNull<SocialConnections<P::Json>, P::Json>, Error> {
-        let reply: SocialReply<P::Json> = self
-            .signed_in(Method::Get, "/social-connections", None)
-            .await?;
-        Ok(reply.social_connections)
+    pub async fn social_connections(self: &Rc<Self>) -> Result<P::Json, Error> {
+        let member = Member::Object(&SOCIAL_CONNECTIONS);
+        self.signed_in_member(
+            Method::Get,
+            "/social-connections",
+            None,
+            "social_connections",
+            member,
+        )
+        .await
     }
 
     /// Deletes the social connection of `kind` (apple, github, google).
@@ -244,23 +288,24 @@ impl<P: Ports> Client<P> {
 
     /// The user's metadata.
     pub async fn metadata(self: &Rc<Self>) -> Result<P::Json, Error> {
-        let reply: MetadataReply<P::Json> =
-            self.signed_in(Method::Get, "/user-metadata", None).await?;
-        Ok(reply.user_metadata)
+        self.signed_in_member(
+            Method::Get,
+            "/user-metadata",
+            None,
+            "user_metadata",
+            Member::Copy,
+        )
+        .await
     }
 
     /// Updates the user's metadata; answers the user.
-    pub async fn update_metadata(
-        self: &Rc<Self>,
-        metadata: &P::Json,
-    ) -> Result<OrNull<CurrentUser<P::Json>, P::Json>, Error> {
+    pub async fn update_metadata(self: &Rc<Self>, metadata: &P::Json) -> Result<P::Json, Error> {
         let body = self.ports.to_json(&MetadataRequest {
             user_metadata: metadata,
         });
-        let reply: UserReply<P::Json> = self
-            .signed_in(Method::Patch, "/user-metadata", body)
-            .await?;
-        Ok(reply.user)
+        let member = Member::Object(&CURRENT_USER);
+        self.signed_in_member(Method::Patch, "/user-metadata", body, "user", member)
+            .await
     }
 }
 

@@ -10,7 +10,7 @@ use core::future::Future;
 
 use js_sys::{Function, Object, Promise, Reflect};
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
@@ -58,16 +58,6 @@ fn promise<T: Into<JsValue>>(work: impl Future<Output = Result<T, Error>> + 'sta
 
 fn invalid(message: &'static str) -> Error {
     Error::new(Code::InvalidOptions, message)
-}
-
-/// What goes out to the app, written with serde-wasm-bindgen.
-fn out<T: Serialize>(value: &T) -> Result<JsValue, Error> {
-    serde_wasm_bindgen::to_value(value).map_err(|_| {
-        Error::new(
-            Code::InvalidResponse,
-            "the auth server's reply is not what Passage sends",
-        )
-    })
 }
 
 /// A string argument.
@@ -214,10 +204,10 @@ impl PassageUser {
     pub fn user_info(&self) -> Promise {
         let client = self.client.clone();
         promise(async move {
-            match client.user_info().await? {
-                Some(user) => out(&user),
-                None => Ok(JsValue::UNDEFINED),
-            }
+            Ok(client
+                .user_info()
+                .await?
+                .map_or(JsValue::UNDEFINED, |user| user.0))
         })
     }
 
@@ -246,14 +236,14 @@ impl PassageUser {
             let link = client
                 .change_identifier(phone, &identifier, language.as_deref())
                 .await?;
-            out(&link)
+            Ok(link.0)
         })
     }
 
     /// The user's passkeys.
     pub fn passkeys(&self) -> Promise {
         let client = self.client.clone();
-        promise(async move { out(&client.passkeys().await?) })
+        promise(async move { Ok(client.passkeys().await?.0) })
     }
 
     /// Renames a passkey; resolves it.
@@ -266,7 +256,7 @@ impl PassageUser {
                 return Err(invalid("passkeyId must be a non-empty string"));
             }
             let name = text(friendly_name, "friendlyName must be a string")?;
-            out(&client.edit_passkey(&id, &name).await?)
+            Ok(client.edit_passkey(&id, &name).await?.0)
         })
     }
 
@@ -285,7 +275,7 @@ impl PassageUser {
                 Field::Value(a) => Some(a),
                 Field::Wrong => return Err(invalid("authenticatorAttachment must be a string")),
             };
-            out(&client.add_passkey(attachment.as_deref()).await?)
+            Ok(client.add_passkey(attachment.as_deref()).await?.0)
         })
     }
 
@@ -314,7 +304,7 @@ impl PassageUser {
     #[wasm_bindgen(js_name = listSocialConnections)]
     pub fn list_social_connections(&self) -> Promise {
         let client = self.client.clone();
-        promise(async move { out(&client.social_connections().await?) })
+        promise(async move { Ok(client.social_connections().await?.0) })
     }
 
     /// Deletes a social connection (`"apple"`, `"github"`, `"google"`);
@@ -339,7 +329,7 @@ impl PassageUser {
     #[wasm_bindgen(js_name = updateMetadata)]
     pub fn update_metadata(&self, metadata: JsValue) -> Promise {
         let client = self.client.clone();
-        promise(async move { out(&client.update_metadata(&JsJson(metadata)).await?) })
+        promise(async move { Ok(client.update_metadata(&JsJson(metadata)).await?.0) })
     }
 
     /// Signs out everywhere; true once the server confirmed the revocation.

@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::future::Future;
 use std::rc::{Rc, Weak};
 
-use passage_user::client::account::{CreationOptions, NewCredential};
+use passage_user::client::account::NewCredential;
 use passage_user::client::{Client, Options};
 use passage_user::core::error::{Code, Error};
 use passage_user::core::session::Session;
@@ -307,6 +307,10 @@ impl Json for SimJson {
     fn date(&self) -> Self {
         self.clone()
     }
+
+    fn encode<T: serde::Serialize + ?Sized>(value: &T) -> Option<Self> {
+        serde_json::to_value(value).ok().map(SimJson)
+    }
 }
 
 pub struct SimGuard {
@@ -398,7 +402,7 @@ impl Ports for SimPorts {
 
     fn create_credential(
         &self,
-        _: &CreationOptions<SimJson>,
+        _: &SimJson,
     ) -> impl Future<Output = Result<NewCredential, Error>> + 'static {
         // The simulated tabs have no authenticator.
         std::future::ready(Err(Error::new(Code::PasskeyFailed, "no authenticator")))
