@@ -129,6 +129,121 @@ function describe(error) {
   return error instanceof PassageError ? `${error.code}: ${error.message}` : String(error?.message ?? error);
 }
 
+// --- the account (passage-js's currentUser methods) ---------------------------
+
+// The local server's admin API stands in for the user's inbox (opening a
+// magic link) and for an OAuth provider (a social connection).
+const admin = (method, path, body) =>
+  fetch(`${AUTH_ORIGIN}/admin/apps/${APP}${path}`, {
+    method,
+    headers: { authorization: "Bearer local-admin-key", "content-type": "application/json" },
+    body: body && JSON.stringify(body),
+  }).then((res) => (res.ok ? res.json() : Promise.reject(new Error(`the admin API answered ${res.status}`))));
+
+function note(kind, text) {
+  $("account-status").className = `status ${kind}`;
+  $("account-status").textContent = text;
+}
+
+/** Runs an account action and reports it, then redraws the account. */
+async function act(what, action) {
+  try {
+    const done = await action();
+    note("ok", what + (done ? `: ${done}` : ""));
+  } catch (error) {
+    note("error", `${what} failed: ${describe(error)}`);
+  }
+  await account();
+}
+
+function row(list, text, buttons) {
+  const li = document.createElement("li");
+  const label = document.createElement("span");
+  label.textContent = text;
+  const box = document.createElement("div");
+  box.className = "buttons";
+  for (const [name, kind, onClick] of buttons) {
+    const b = document.createElement("button");
+    b.textContent = name;
+    b.className = `${kind} small`;
+    b.addEventListener("click", onClick);
+    box.append(b);
+  }
+  li.append(label, box);
+  list.append(li);
+}
+
+let pendingLink;
+
+/** Draws the account from passkeys(), metadata() and listSocialConnections(). */
+async function account() {
+  try {
+    const [passkeys, metadata, social] = await Promise.all([user.passkeys(), user.metadata(), user.listSocialConnections()]);
+    $("passkeys").replaceChildren();
+    for (const passkey of passkeys) {
+      row($("passkeys"), `${passkey.friendlyName} (${passkey.type})`, [
+        ["Rename", "secondary", () => {
+          const name = prompt("A name for this passkey", passkey.friendlyName);
+          if (name) act("Renamed", async () => (await user.editPasskey(passkey.id, name)).friendlyName);
+        }],
+        ["Delete", "danger", () => act("Deleted the passkey", () => user.deletePasskey(passkey).then(() => ""))],
+      ]);
+    }
+    $("no-passkeys").hidden = passkeys.length > 0;
+    $("nickname").value = metadata?.nickname ?? "";
+    $("newsletter").checked = metadata?.newsletter === true;
+    $("social").replaceChildren();
+    for (const [provider, connection] of Object.entries(social ?? {})) {
+      if (!connection) continue;
+      row($("social"), `${provider}: ${connection.providerIdentifier}, since ${connection.createdAt.toLocaleDateString()}`, [
+        ["Disconnect", "danger", () => act(`Disconnected ${provider}`, () => user.deleteSocialConnection(provider).then(() => ""))],
+      ]);
+    }
+    $("no-social").hidden = $("social").children.length > 0;
+    $("email-pending").hidden = !pendingLink;
+    $("link-id").textContent = pendingLink ?? "";
+  } catch (error) {
+    if (!(error instanceof PassageError && error.code === "login_required")) note("error", describe(error));
+  }
+}
+
+$("email-form").addEventListener("submit", (e) => {
+  e.preventDefault();
+  act("A magic link was sent", async () => {
+    pendingLink = (await user.changeEmail($("new-email").value)).id;
+    return pendingLink;
+  });
+});
+
+$("open-link").addEventListener("click", () =>
+  act("The link applied the change", async () => {
+    await admin("POST", `/magic-links/${pendingLink}/open`);
+    pendingLink = undefined;
+    const info = await user.userInfo();
+    $("email").textContent = info?.email ?? "";
+    return info?.email;
+  }),
+);
+
+$("add-passkey").addEventListener("click", () => act("Added a passkey", async () => (await user.addPasskey()).friendlyName));
+
+$("metadata-form").addEventListener("submit", (e) => {
+  e.preventDefault();
+  act("Saved", async () => {
+    const updated = await user.updateMetadata({ nickname: $("nickname").value, newsletter: $("newsletter").checked });
+    return JSON.stringify(updated.userMetadata);
+  });
+});
+
+$("seed-github").addEventListener("click", () =>
+  act("Connected GitHub", () =>
+    admin("POST", `/users/${encodeURIComponent($("email").textContent)}/social-connections`, {
+      type: "github",
+      provider_identifier: $("email").textContent.split("@")[0],
+    }).then(() => ""),
+  ),
+);
+
 // --- the session view -------------------------------------------------------
 
 let token;
@@ -167,6 +282,8 @@ async function sync() {
 }
 
 function signedIn(yes) {
+  if (yes && $("account").hidden) account();
+  $("account").hidden = !yes;
   $("signed-in").hidden = !yes;
   $("signed-out").hidden = yes;
   document.body.dataset.session = yes ? "signed-in" : "signed-out";

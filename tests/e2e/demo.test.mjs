@@ -1,12 +1,16 @@
 // The demo (www/) as the README's demo command serves it: the local auth
-// server with --www www --pkg pkg, here with 3-second auth tokens so that a
-// refresh shows up quickly. Playwright clicks through it in Chromium: sign
-// in, the user from userInfo(), the protected API through the axios
-// interceptor, a refresh, a second tab in step, sign-out in both tabs. A
-// screenshot is saved to test-results/demo.png.
+// server with --www www --pkg pkg and the demo app's metadata fields, here
+// with 3-second auth tokens so that a refresh shows up quickly, on
+// http://localhost (passkeys need it). Playwright clicks through it in
+// Chromium: sign in, the user from userInfo(), the protected API through the
+// axios interceptor, a refresh, the Account card (an email change and its
+// magic link, metadata, a social connection, a passkey added with the
+// DevTools virtual authenticator, renamed and deleted), a second tab in
+// step, sign-out in both tabs. Screenshots go to test-results/.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { copyFileSync, mkdirSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { launchBrowser, ROOT, startAuthServer } from "./harness.mjs";
 
@@ -19,7 +23,11 @@ before(async () => {
   for (const file of ["axios.min.js", "axios.min.js.map"]) {
     copyFileSync(join(ROOT, "node_modules/axios/dist/esm", file), join(ROOT, "www/vendor", file));
   }
-  auth = await startAuthServer(["--www", join(ROOT, "www"), "--pkg", join(ROOT, "pkg"), "--auth-token-lifetime", "3"]);
+  // The config.json scripts/demo.sh writes into a new data directory.
+  const data = mkdtempSync(join(tmpdir(), "psg-demo-"));
+  const demo = readFileSync(join(ROOT, "scripts/demo.sh"), "utf8");
+  writeFileSync(join(data, "config.json"), /<<'JSON'\n([\s\S]*?)\nJSON/.exec(demo)[1]);
+  auth = await startAuthServer(["--www", join(ROOT, "www"), "--pkg", join(ROOT, "pkg"), "--auth-token-lifetime", "3"], data);
   browser = await launchBrowser();
 });
 after(async () => {
@@ -44,7 +52,8 @@ test("sign in, call the API through axios, watch a refresh, a second tab in step
   try {
     const page = await context.newPage();
     const errors = watch(page);
-    await page.goto(`${auth.url}/`);
+    // localhost, as the demo command prints it: passkeys refuse an IP.
+    await page.goto(`${auth.url.replace("127.0.0.1", "localhost")}/`);
     await session(page, "signed-out");
 
     // Sign in through the demo login; the page hands the AuthResult over.
@@ -74,15 +83,55 @@ test("sign in, call the API through axios, watch a refresh, a second tab in step
     assert.match(await page.textContent("#api-status"), /^200 OK/);
     assert.equal((await stats()).hello, 2);
 
+    // The Account card: an email change, applied once its link is opened.
+    const account = (text) => page.waitForFunction((t) => document.getElementById("account-status").textContent.startsWith(t), text);
+    const newEmail = "carol.new@example.com";
+    await page.fill("#new-email", newEmail);
+    await page.click("#email-form button");
+    await account("A magic link was sent");
+    await page.waitForSelector("#email-pending:not([hidden])");
+    await page.click("#open-link");
+    await account("The link applied the change");
+    await page.waitForFunction((e) => document.getElementById("email").textContent === e, newEmail);
+    // Metadata: the app's declared fields.
+    await page.fill("#nickname", "Caro");
+    await page.check("#newsletter");
+    await page.click("#metadata-form button");
+    await account("Saved");
+    assert.match(await page.textContent("#account-status"), /"nickname":"Caro"/);
+    // A social connection, seeded, shown with its date, disconnected.
+    await page.click("#seed-github");
+    await page.waitForFunction(() => document.getElementById("social").textContent.includes("github: carol.new"));
+    // A passkey through the real WebAuthn ceremony (virtual authenticator).
+    const cdp = await context.newCDPSession(page);
+    await cdp.send("WebAuthn.enable");
+    await cdp.send("WebAuthn.addVirtualAuthenticator", {
+      options: { protocol: "ctap2", transport: "internal", hasResidentKey: true, hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true },
+    });
+    await page.click("#add-passkey");
+    await account("Added a passkey");
+    await page.waitForFunction(() => document.getElementById("passkeys").children.length === 1);
+    page.once("dialog", (dialog) => dialog.accept("Work laptop"));
+    await page.click("#passkeys button:has-text('Rename')");
+    await account("Renamed: Work laptop");
+    await page.waitForFunction(() => document.getElementById("passkeys").textContent.includes("Work laptop"));
+
     mkdirSync(RESULTS, { recursive: true });
     await page.screenshot({ path: join(RESULTS, "demo.png"), fullPage: true });
+
+    await page.click("#passkeys button:has-text('Delete')");
+    await account("Deleted the passkey");
+    await page.waitForFunction(() => document.getElementById("passkeys").children.length === 0);
+    await page.click("#social button:has-text('Disconnect')");
+    await account("Disconnected github");
+    await page.waitForFunction(() => document.getElementById("social").children.length === 0);
 
     // A second tab: signed in at once, from the shared storage.
     const [second] = await Promise.all([context.waitForEvent("page"), page.click("#new-tab")]);
     const secondErrors = watch(second);
     await second.waitForLoadState();
     await session(second, "signed-in");
-    await second.waitForFunction((email) => document.getElementById("email").textContent === email, email);
+    await second.waitForFunction((email) => document.getElementById("email").textContent === email, newEmail);
     assert.match(await second.textContent("#tab-name"), /tab 2/);
 
     // Sign out in the first tab: both tabs are signed out.
