@@ -119,6 +119,7 @@ impl World {
                 events: RefCell::new(Vec::new()),
                 cache: RefCell::new((None, 0.0)),
                 last_delivery: Cell::new(0.0),
+                frozen_until: Cell::new(0.0),
             });
             world.tabs.borrow_mut().push(tab.clone());
             tab.open();
@@ -162,6 +163,8 @@ pub struct Tab {
     /// `now < until`.
     pub cache: RefCell<(Option<String>, f64)>,
     last_delivery: Cell<f64>,
+    /// Until then the page is frozen: what it sends goes out when it wakes.
+    pub frozen_until: Cell<f64>,
 }
 
 impl Tab {
@@ -352,10 +355,20 @@ impl Ports for SimPorts {
         &self,
         request: Request,
     ) -> impl Future<Output = Result<Reply<SimJson>, SendError>> + 'static {
-        let answer = self.alive().map(|tab| send(&self.world(), request, tab.id));
+        let world = self.world();
+        let (tab, generation) = (self.tab.clone(), self.generation);
+        // A frozen page runs nothing: its request (and its timeout) start
+        // when it wakes.
+        let frozen = self
+            .alive()
+            .map_or(0.0, |t| (t.frozen_until.get() - world.now()).max(0.0));
         async move {
-            match answer {
-                Some(answer) => answer.await,
+            if frozen > 0.0 {
+                world.exec.sleep(frozen).await;
+            }
+            let live = tab.upgrade().filter(|t| t.generation.get() == generation);
+            match live {
+                Some(tab) => send(&world, request, tab.id).await,
                 None => std::future::pending().await,
             }
         }
