@@ -5,39 +5,8 @@
 
 mod common;
 
-use common::{claims, cli, Response, Server, TestDir};
+use common::{call, cli, sign_in, Response, Server, Session, TestDir};
 use serde_json::{json, Value};
-
-struct Session {
-    app: String,
-    jwt: String,
-    user_id: String,
-}
-
-fn sign_in(server: &Server, app: &str, email: &str) -> Session {
-    let result = server.login(app, email);
-    let jwt = result["auth_token"].as_str().unwrap().to_owned();
-    let user_id = claims(&jwt)["sub"].as_str().unwrap().to_owned();
-    Session {
-        app: app.to_owned(),
-        jwt,
-        user_id,
-    }
-}
-
-fn call(server: &Server, s: &Session, method: &str, path: &str, body: Option<Value>) -> Response {
-    let auth = format!("Bearer {}", s.jwt);
-    let body = body.map(|b| b.to_string());
-    server.request(
-        method,
-        &format!("/v1/apps/{}/currentuser{path}", s.app),
-        &[
-            ("Authorization", &auth),
-            ("Content-Type", "application/json"),
-        ],
-        body.as_deref().map(str::as_bytes),
-    )
-}
 
 fn me(server: &Server, s: &Session) -> Value {
     let r = call(server, s, "GET", "", None);

@@ -8,7 +8,7 @@ mod common;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use ciborium::Value as Cbor;
-use common::{claims, Response, Server, TestDir};
+use common::{call, sign_in, Response, Server, Session, TestDir};
 use p256::ecdsa::signature::Signer;
 use p256::ecdsa::{Signature, SigningKey};
 use rand::RngCore;
@@ -126,38 +126,6 @@ impl Authenticator {
             "transports": ["internal"],
         })
     }
-}
-
-/// A signed-in user of an app.
-struct Session {
-    app: String,
-    jwt: String,
-    user_id: String,
-}
-
-fn sign_in(server: &Server, app: &str, email: &str) -> Session {
-    let result = server.login(app, email);
-    let jwt = result["auth_token"].as_str().unwrap().to_owned();
-    let user_id = claims(&jwt)["sub"].as_str().unwrap().to_owned();
-    Session {
-        app: app.to_owned(),
-        jwt,
-        user_id,
-    }
-}
-
-fn call(server: &Server, s: &Session, method: &str, path: &str, body: Option<Value>) -> Response {
-    let auth = format!("Bearer {}", s.jwt);
-    let body = body.map(|b| b.to_string());
-    server.request(
-        method,
-        &format!("/v1/apps/{}/currentuser{path}", s.app),
-        &[
-            ("Authorization", &auth),
-            ("Content-Type", "application/json"),
-        ],
-        body.as_deref().map(str::as_bytes),
-    )
 }
 
 /// Starts a ceremony; returns the whole answer.

@@ -5,7 +5,7 @@ import { test, describe, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { join } from "node:path";
-import { ROOT, startStatic, launchBrowser, openPage } from "./harness.mjs";
+import { ROOT, launchBrowser, openPage, startStatic, stopAll } from "./harness.mjs";
 
 /** Runs `code` as an ES module under Node; resolves its output, or rejects if it has not exited on its own after `ms`. */
 function runNode(code, ms = 20_000) {
@@ -62,20 +62,15 @@ describe("server-side rendering (Node)", () => {
 });
 
 describe("dispose() in Chromium", () => {
-  let site;
-  let browser;
+  let env;
   before(async () => {
-    site = await startStatic();
-    browser = await launchBrowser();
+    env = { site: await startStatic(), browser: await launchBrowser() };
   });
-  after(async () => {
-    await browser?.close();
-    await site?.close();
-  });
+  after(() => stopAll(env));
 
   test("1,000 instances constructed and disposed leave no listener and no heap growth", async () => {
-    const context = await browser.newContext();
-    const page = await openPage(context, site.url);
+    const context = await env.browser.newContext();
+    const page = await openPage(context, env.site.url);
     const cdp = await context.newCDPSession(page);
     const listeners = async () => {
       const { result } = await cdp.send("Runtime.evaluate", { expression: "window" });

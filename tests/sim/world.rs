@@ -683,20 +683,7 @@ pub struct Server {
 
 /// An unsigned JWT with these claims.
 pub fn fake_jwt(claims: &Value) -> String {
-    fn b64(bytes: &[u8]) -> String {
-        const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-        let mut out = String::new();
-        for chunk in bytes.chunks(3) {
-            let n = chunk
-                .iter()
-                .enumerate()
-                .fold(0u32, |acc, (i, &b)| acc | (u32::from(b) << (16 - 8 * i)));
-            for i in 0..=chunk.len() {
-                out.push(A[((n >> (18 - 6 * i)) & 63) as usize] as char);
-            }
-        }
-        out
-    }
+    use passage_user::core::jwt::base64url_encode as b64;
     format!(
         "{}.{}.c2ln",
         b64(br#"{"alg":"RS256","typ":"JWT"}"#),

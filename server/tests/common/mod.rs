@@ -451,3 +451,43 @@ pub fn claims(jwt: &str) -> Value {
 pub fn cli(args: &[&str]) -> std::process::Output {
     Command::new(BIN).args(args).output().unwrap()
 }
+
+/// A signed-in user of an app.
+pub struct Session {
+    pub app: String,
+    pub jwt: String,
+    pub user_id: String,
+}
+
+/// Signs `email` in to `app` with the demo login.
+pub fn sign_in(server: &Server, app: &str, email: &str) -> Session {
+    let result = server.login(app, email);
+    let jwt = result["auth_token"].as_str().unwrap().to_owned();
+    let user_id = claims(&jwt)["sub"].as_str().unwrap().to_owned();
+    Session {
+        app: app.to_owned(),
+        jwt,
+        user_id,
+    }
+}
+
+/// `method` on `/v1/apps/{app}/currentuser{path}` as the signed-in user.
+pub fn call(
+    server: &Server,
+    s: &Session,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+) -> Response {
+    let auth = format!("Bearer {}", s.jwt);
+    let body = body.map(|b| b.to_string());
+    server.request(
+        method,
+        &format!("/v1/apps/{}/currentuser{path}", s.app),
+        &[
+            ("Authorization", &auth),
+            ("Content-Type", "application/json"),
+        ],
+        body.as_deref().map(str::as_bytes),
+    )
+}
