@@ -9,7 +9,6 @@
 //! serde maps of JSON values, one instantiation for every shape: the
 //! account costs the package little more than its tables.
 
-use alloc::collections::BTreeMap;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::marker::PhantomData;
@@ -181,8 +180,46 @@ pub static CREATION_OPTIONS: Shape = Shape(&[
     ("user", "user", Member::ObjectOrUndefined(&CREDENTIAL_USER)),
 ]);
 
-/// An object as read: its members by name.
-type Members<J> = BTreeMap<String, J>;
+/// An object's members, in order: a serde map without a tree (a few
+/// members each; a `BTreeMap` would cost the package 3 KB of gzip).
+pub struct Members<K, J>(Vec<(K, J)>);
+
+impl<J> Members<String, J> {
+    /// Takes member `key` out, when there is one.
+    fn take(&mut self, key: &str) -> Option<J> {
+        let i = self.0.iter().position(|(k, _)| k == key)?;
+        Some(self.0.swap_remove(i).1)
+    }
+}
+
+impl<'de, J: serde::Deserialize<'de>> serde::Deserialize<'de> for Members<String, J> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit<J>(PhantomData<J>);
+        impl<'de, J: serde::Deserialize<'de>> serde::de::Visitor<'de> for Visit<J> {
+            type Value = Members<String, J>;
+            fn expecting(&self, f: &mut core::fmt::Formatter) -> core::fmt::Result {
+                f.write_str("an object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Self::Value, A::Error> {
+                let mut members = Vec::new();
+                while let Some(member) = map.next_entry()? {
+                    members.push(member);
+                }
+                Ok(Members(members))
+            }
+        }
+        d.deserialize_map(Visit(PhantomData))
+    }
+}
+
+impl<J: Serialize> Serialize for Members<&'static str, J> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.0.iter().map(|(k, v)| (k, v)))
+    }
+}
 
 /// Maps `value` as passage-js's `...FromJSON` for `shape` does: `null` or
 /// undefined as it is (`r == null ? r : {...}`), else an object with the
@@ -193,13 +230,13 @@ pub fn map<J: Json>(value: J, shape: &Shape) -> Option<J> {
     if value.is_nullish() {
         return Some(value);
     }
-    let mut members: Members<J> = value.decode()?;
-    let mut out: BTreeMap<&'static str, J> = BTreeMap::new();
+    let mut members: Members<String, J> = value.decode()?;
+    let mut out = Vec::with_capacity(shape.0.len());
     for &(from, to, member) in shape.0 {
-        let v = members.remove(from).unwrap_or_default();
-        out.insert(to, apply(v, member)?);
+        let v = members.take(from).unwrap_or_default();
+        out.push((to, apply(v, member)?));
     }
-    J::encode(&out)
+    J::encode(&Members(out))
 }
 
 /// What passage-js does with one member's value.
@@ -235,8 +272,8 @@ fn list<J: Json>(value: J, shape: Option<&Shape>) -> Option<J> {
 /// Member `key` of an object (undefined when it has none); `None` when
 /// `value` is not an object.
 pub fn get<J: Json>(value: &J, key: &str) -> Option<J> {
-    let mut members: Members<J> = value.clone().decode()?;
-    Some(members.remove(key).unwrap_or_default())
+    let mut members: Members<String, J> = value.clone().decode()?;
+    Some(members.take(key).unwrap_or_default())
 }
 
 /// What the authenticator created, its binary parts as base64url.

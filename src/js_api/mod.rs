@@ -7,6 +7,9 @@ mod options;
 
 use alloc::rc::Rc;
 use core::future::Future;
+use core::pin::Pin;
+
+use alloc::boxed::Box;
 
 use js_sys::{Function, Object, Promise, Reflect};
 use serde::de::DeserializeOwned;
@@ -52,8 +55,12 @@ pub fn to_js(e: Error) -> JsValue {
     .into()
 }
 
+/// The promise of `work`'s result. Every method's future goes through one
+/// boxed type, so the executor's wrapper is built once, not per method.
 fn promise<T: Into<JsValue>>(work: impl Future<Output = Result<T, Error>> + 'static) -> Promise {
-    future_to_promise(async move { work.await.map(Into::into).map_err(to_js) })
+    let work: Pin<Box<dyn Future<Output = Result<JsValue, Error>>>> =
+        Box::pin(async move { work.await.map(Into::into) });
+    future_to_promise(async move { work.await.map_err(to_js) })
 }
 
 fn invalid(message: &'static str) -> Error {
