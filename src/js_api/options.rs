@@ -1,12 +1,12 @@
-//! The constructor's options, read with serde from a copy of the app's
-//! object (a getter that throws, or a proxy, cannot reach the reader).
+//! The constructor's options, each read with serde (a getter that throws,
+//! or a proxy, cannot reach the reader: `Reflect` reads the value first).
 //! serde-wasm-bindgen ignores `deny_unknown_fields`, so unknown keys are
 //! checked here against the object's own keys.
 
 use alloc::string::String;
 
 use js_sys::{Array, Object, Reflect};
-use serde::Deserialize;
+use serde::de::DeserializeOwned;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
@@ -40,15 +40,10 @@ fn invalid(message: &'static str) -> Error {
     Error::new(Code::InvalidOptions, message)
 }
 
-/// The options as read.
-#[derive(Default, Deserialize)]
-#[serde(default, rename_all = "camelCase")]
-struct Raw {
-    app_id: Field<String>,
-    auth_origin: Field<String>,
-    leeway: Field<f64>,
-    request_timeout_in_seconds: Field<f64>,
-    auth_token_cookie: Field<bool>,
+/// Option `key` of `options` read as a `T` with serde (a getter that
+/// throws reads as absent).
+fn field<T: DeserializeOwned>(options: &JsValue, key: &str) -> Field<T> {
+    serde_wasm_bindgen::from_value(get(options, key)).unwrap_or_default()
 }
 
 /// Where the session is kept.
@@ -101,7 +96,6 @@ fn origin(value: &str) -> Option<String> {
 /// Reads and checks the constructor's `options` (undefined or null for
 /// every default).
 pub fn read(options: &JsValue) -> Result<Options, Error> {
-    let copy = Object::new();
     if !options.is_undefined() && !options.is_null() {
         if !options.is_object() && !options.is_function() {
             return Err(invalid("options must be an object"));
@@ -121,31 +115,30 @@ pub fn read(options: &JsValue) -> Result<Options, Error> {
                 }
             }
         }
-        for key in KNOWN {
-            let _ = Reflect::set(&copy, &key.into(), &get(options, key));
-        }
     }
-    let token_store = get(&copy, "tokenStore");
-    let raw: Raw = serde_wasm_bindgen::from_value(copy.into()).unwrap_or_default();
-    let app_id = match raw.app_id {
+    let token_store = get(options, "tokenStore");
+    let app_id = match field::<String>(options, "appId") {
         Field::Absent => None,
         Field::Value(id) if !id.is_empty() && id.chars().count() <= 256 => Some(id),
         Field::Value(_) => return Err(invalid("appId must be 1 to 256 characters")),
         Field::Wrong => return Err(invalid("appId must be a string")),
     };
-    let auth_origin = match raw.auth_origin {
+    let auth_origin = match field::<String>(options, "authOrigin") {
         Field::Absent => String::from("https://auth.passage.id"),
         Field::Value(o) => origin(&o).ok_or(invalid(
             "authOrigin must be an http(s) origin such as https://auth.passage.id",
         ))?,
         Field::Wrong => return Err(invalid("authOrigin must be a string")),
     };
-    let leeway = number(raw.leeway, "leeway must be a number of seconds")?;
+    let leeway = number(
+        field(options, "leeway"),
+        "leeway must be a number of seconds",
+    )?;
     if leeway.is_some_and(|l| !(0.0..=3600.0).contains(&l)) {
         return Err(invalid("leeway must be between 0 and 3600 seconds"));
     }
     let timeout = number(
-        raw.request_timeout_in_seconds,
+        field(options, "requestTimeoutInSeconds"),
         "requestTimeoutInSeconds must be a number",
     )?;
     if timeout.is_some_and(|t| !(0.1..=300.0).contains(&t)) {
@@ -153,7 +146,7 @@ pub fn read(options: &JsValue) -> Result<Options, Error> {
             "requestTimeoutInSeconds must be between 0.1 and 300",
         ));
     }
-    let cookie = match raw.auth_token_cookie {
+    let cookie = match field(options, "authTokenCookie") {
         Field::Absent => true,
         Field::Value(b) => b,
         Field::Wrong => return Err(invalid("authTokenCookie must be a boolean")),
