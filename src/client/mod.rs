@@ -24,7 +24,6 @@ mod user;
 pub mod values;
 
 use alloc::boxed::Box;
-use alloc::collections::VecDeque;
 use alloc::rc::Rc;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -96,7 +95,8 @@ struct State<G> {
     unsaved: bool,
     /// Locks held: events wait until none is, so no listener runs under one.
     locked: u32,
-    events: VecDeque<(Event, Option<Reason>)>,
+    /// Events not delivered yet, oldest first (a handful at most).
+    events: Vec<(Event, Option<Reason>)>,
     /// Counts the signals that another tab's refresh is settled (a write
     /// readable here, or its "unchanged").
     settled: u64,
@@ -146,7 +146,7 @@ impl<P: Ports> Client<P> {
                 epoch: 0,
                 unsaved: false,
                 locked: 0,
-                events: VecDeque::new(),
+                events: Vec::new(),
                 settled: 0,
                 settle_wakers: Vec::new(),
                 leaving: None,
@@ -243,7 +243,7 @@ impl<P: Ports> Client<P> {
     fn emit(&self, event: Event, reason: Option<Reason>) {
         let locked = {
             let mut st = self.st();
-            st.events.push_back((event, reason));
+            st.events.push((event, reason));
             st.locked
         };
         if locked == 0 {
@@ -257,9 +257,10 @@ impl<P: Ports> Client<P> {
         loop {
             let (event, reason, s) = {
                 let mut st = self.st();
-                let Some((event, reason)) = st.events.pop_front() else {
+                if st.events.is_empty() {
                     return;
-                };
+                }
+                let (event, reason) = st.events.remove(0);
                 (event, reason, st.s.clone())
             };
             let detail = Detail {
