@@ -130,7 +130,7 @@ describe("signOut when the revocation fails", () => {
         return { confirmed, ms, next, guard, stored: { ...localStorage }, cookie: document.cookie, events: window.events };
       }, t.authResult);
       assert.equal(r.confirmed, false);
-      assert.ok(r.ms < 5000, `took ${r.ms} ms`);
+      assert.ok(r.ms < 15_000, `took ${r.ms} ms`);
       assert.deepEqual(r.stored, { psg_pending_revocation: JSON.stringify([t.authResult.refresh_token]) });
       assert.equal(r.cookie, "");
       assert.equal(r.next.code, "login_required");
@@ -190,7 +190,7 @@ describe("userInfo with a bad currentuser reply", () => {
       assert.equal(r.result.ok, false, JSON.stringify(r.result));
       assert.equal(r.result.code, code);
       assert.equal(r.result.isPassageError, true);
-      assert.ok(r.ms < 5000, `took ${r.ms} ms`);
+      assert.ok(r.ms < 15_000, `took ${r.ms} ms`);
       assert.equal(r.stored.psg_refresh_token, t.authResult.refresh_token);
       assert.equal(r.stored.psg_auth_token, t.authResult.auth_token);
       assert.equal(r.token, t.authResult.auth_token);
@@ -294,7 +294,7 @@ describe("storage full (QuotaExceededError)", () => {
     );
     assert.equal(r.first.code, "storage");
     assert.equal(r.first.isPassageError, true);
-    assert.ok(r.ms < 5000, `took ${r.ms} ms`);
+    assert.ok(r.ms < 15_000, `took ${r.ms} ms`);
     assert.ok(r.refused > 0, "the write was refused");
     assert.equal(r.second.ok, true, r.second.code);
     assert.notEqual(r.second.value, t.stale, "the refreshed token, kept in memory");
@@ -497,7 +497,7 @@ describe("a custom store that fails while a refresh writes", () => {
         [t.authResult, t.stale, mode],
       );
       assert.equal(r.first.code, "storage");
-      assert.ok(r.ms < 8000, `took ${r.ms} ms`);
+      assert.ok(r.ms < 20_000, `took ${r.ms} ms`);
       assert.equal(r.second.ok, true, r.second.code);
       assert.notEqual(r.second.value, t.stale);
       assert.equal(r.stored.refreshToken, t.authResult.refresh_token, "the store kept the old session");
@@ -554,7 +554,7 @@ describe("a custom store that fails while a refresh writes", () => {
         [t.authResult, mode],
       );
       assert.equal(r.confirmed, true);
-      assert.ok(r.ms < 8000, `took ${r.ms} ms`);
+      assert.ok(r.ms < 20_000, `took ${r.ms} ms`);
       assert.ok(r.events.some(([e, reason]) => e === "SIGNED_OUT" && reason === "sign_out"));
       assert.equal(r.next.ok, false, "a token was handed out after signOut");
       assert.equal(r.next.code, "login_required");
