@@ -320,7 +320,8 @@ fn clock_json(state: &SharedState, app: Option<&str>) -> Value {
 /// A `POST /admin/clock` body, checked.
 pub(crate) fn clock_request_of(body: &[u8]) -> Result<ClockRequest, ApiError> {
     let request: ClockRequest = parse_json(body)?;
-    if request.offset_secs.abs() > MAX_CLOCK_OFFSET {
+    // Not `abs()`: i64::MIN has no absolute value.
+    if !(-MAX_CLOCK_OFFSET..=MAX_CLOCK_OFFSET).contains(&request.offset_secs) {
         return Err(ApiError::bad_request(format!(
             "offset_secs must be within ±{MAX_CLOCK_OFFSET}"
         )));
@@ -400,4 +401,33 @@ pub async fn run_purge(State(state): State<SharedState>) -> Result<Json<Value>, 
             })))
         })
         .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clock_shifts_past_ten_years_are_refused_down_to_i64_min() {
+        let shift =
+            |secs: i64| clock_request_of(format!(r#"{{"offset_secs": {secs}}}"#).as_bytes());
+        for ok in [0, MAX_CLOCK_OFFSET, -MAX_CLOCK_OFFSET] {
+            assert_eq!(shift(ok).unwrap().offset_secs, ok);
+        }
+        for bad in [
+            MAX_CLOCK_OFFSET + 1,
+            -MAX_CLOCK_OFFSET - 1,
+            i64::MAX,
+            i64::MIN,
+        ] {
+            let Err(e) = shift(bad) else {
+                panic!("a shift of {bad} s accepted");
+            };
+            assert_eq!(
+                (e.status.as_u16(), e.code),
+                (400, "invalid_request"),
+                "{bad}"
+            );
+        }
+    }
 }
