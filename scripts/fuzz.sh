@@ -51,8 +51,10 @@ for target in "${targets[@]}"; do
   log="$logs/$target.log"
   echo "==> $target: ${seconds}s (log: $log)"
   status=0
+  start=$(date +%s)
   cargo +nightly fuzz run "${flags[@]}" "$target" -- \
     -max_total_time="$seconds" -timeout=10 -print_final_stats=1 >"$log" 2>&1 || status=$?
+  took=$(($(date +%s) - start))
   # The last status line: "#EXECS DONE cov: N ft: N corp: FILES/SIZE ..."
   last=$(grep -E '^#[0-9]+' "$log" | tail -n 1 || true)
   execs=$(sed -nE 's/^stat::number_of_executed_units: *([0-9]+).*/\1/p' "$log" | tail -n 1)
@@ -67,7 +69,7 @@ for target in "${targets[@]}"; do
     grep -E 'Test unit written to|panicked at' "$log" | sed 's/^/    /' || true
   fi
   summary+=("$(printf '%-16s %6ss %12s %8s %6s %7s %12s %7s' \
-    "$target" "$seconds" "${execs:-?}" "${rate:-?}" "${cov:-?}" "${ft:-?}" "${corp:-?}" "$crashes")")
+    "$target" "$took" "${execs:-?}" "${rate:-?}" "${cov:-?}" "${ft:-?}" "${corp:-?}" "$crashes")")
 done
 
 echo
