@@ -4,6 +4,7 @@
 # growing its corpus in fuzz/corpus/TARGET; then a summary per target.
 #
 #   ./scripts/fuzz.sh [SECONDS] [TARGET...]
+#   ./scripts/fuzz.sh minimize [TARGET...]
 #
 # Installs what it needs when missing: the nightly toolchain (for fuzzing
 # only; the build and the tests stay on stable) and cargo-fuzz. Targets are
@@ -13,16 +14,26 @@
 # once fixed, commit it there: the stable replay tests
 # (tests/fuzz_corpus.rs, server/tests/fuzz_corpus.rs) run every corpus and
 # artifact file on each `cargo test`. Exits non-zero if any target crashed.
-# Shrink a grown corpus with: cargo +nightly fuzz cmin -a -s none TARGET
+#
+# `minimize` shrinks grown corpora before a commit: it keeps the named
+# seeds, and of the rest only inputs that reach an edge nothing else
+# reaches (libFuzzer's merge, hit counts ignored).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-seconds=${1:-60}
-if ! [[ $seconds =~ ^[1-9][0-9]*$ ]]; then
-  echo "usage: $0 [SECONDS] [TARGET...]" >&2
-  exit 2
+minimize=0
+if [[ ${1:-} == minimize ]]; then
+  minimize=1
+  seconds=0
+  shift
+else
+  seconds=${1:-60}
+  if ! [[ $seconds =~ ^[1-9][0-9]*$ ]]; then
+    echo "usage: $0 [SECONDS] [TARGET...] | $0 minimize [TARGET...]" >&2
+    exit 2
+  fi
+  shift || true
 fi
-shift || true
 
 if ! rustup toolchain list | grep -q '^nightly'; then
   echo "==> installing the nightly toolchain (fuzzing only)"
@@ -44,6 +55,25 @@ mkdir -p "$logs"
 flags=(-a -s none)
 echo "==> building the targets"
 cargo +nightly fuzz build "${flags[@]}"
+
+if ((minimize)); then
+  bin="fuzz/target/$(rustc -vV | sed -n 's/^host: //p')/release"
+  for target in "${targets[@]}"; do
+    corpus=fuzz/corpus/$target
+    kept=$(mktemp -d)
+    find "$corpus" -type f -regextype posix-extended ! -regex '.*/[0-9a-f]{40}' \
+      -exec cp {} "$kept/" \;
+    "$bin/$target" -merge=1 -use_counters=0 -timeout=10 "$kept" "$corpus" \
+      >"$logs/$target.minimize.log" 2>&1
+    before=$(find "$corpus" -type f | wc -l)
+    rm -rf "$corpus"
+    mv "$kept" "$corpus"
+    chmod 755 "$corpus"
+    echo "$target: $before inputs -> $(find "$corpus" -type f | wc -l)," \
+      "$(find "$corpus" -type f -printf '%s\n' | awk '{s += $1} END {print s}') bytes"
+  done
+  exit 0
+fi
 
 summary=()
 crashed=0
