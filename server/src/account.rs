@@ -253,12 +253,12 @@ impl Kind {
     }
 }
 
-struct ChangeRequest {
+pub(crate) struct ChangeRequest {
     kind: Kind,
-    value: String,
-    language: Option<String>,
-    magic_link_path: Option<String>,
-    redirect_url: Option<String>,
+    pub(crate) value: String,
+    pub(crate) language: Option<String>,
+    pub(crate) magic_link_path: Option<String>,
+    pub(crate) redirect_url: Option<String>,
 }
 
 impl ChangeRequest {
@@ -345,7 +345,6 @@ async fn request_change(
     user: User,
     change: ChangeRequest,
 ) -> Result<Response, ApiError> {
-    change.validate()?;
     state
         .blocking(move |state| {
             let now = state.clock.now(&app.id);
@@ -367,6 +366,12 @@ pub async fn change_email(
 ) -> Result<Response, ApiError> {
     let (app, user) = signed_in!(state, app_id, conn, headers);
     let JsonBody(body) = body?;
+    let change = email_change_of(body)?;
+    request_change(&state, app, user, change).await
+}
+
+/// The change a `PATCH /currentuser/email` body asks for, checked.
+pub(crate) fn email_change_of(body: ChangeEmailBody) -> Result<ChangeRequest, ApiError> {
     let email = body.new_email.trim().to_lowercase();
     if !metadata::valid_email(&email) {
         return Err(ApiError::bad_request(
@@ -380,7 +385,8 @@ pub async fn change_email(
         magic_link_path: body.magic_link_path,
         redirect_url: body.redirect_url,
     };
-    request_change(&state, app, user, change).await
+    change.validate()?;
+    Ok(change)
 }
 
 /// `PATCH /currentuser/phone` `{"new_phone", "language"?, "magic_link_path"?, "redirect_url"?}`.
@@ -393,6 +399,12 @@ pub async fn change_phone(
 ) -> Result<Response, ApiError> {
     let (app, user) = signed_in!(state, app_id, conn, headers);
     let JsonBody(body) = body?;
+    let change = phone_change_of(body)?;
+    request_change(&state, app, user, change).await
+}
+
+/// The change a `PATCH /currentuser/phone` body asks for, checked.
+pub(crate) fn phone_change_of(body: ChangePhoneBody) -> Result<ChangeRequest, ApiError> {
     let phone = body.new_phone.trim().to_owned();
     if !metadata::valid_phone(&phone) {
         return Err(ApiError::bad_request(
@@ -406,7 +418,8 @@ pub async fn change_phone(
         magic_link_path: body.magic_link_path,
         redirect_url: body.redirect_url,
     };
-    request_change(&state, app, user, change).await
+    change.validate()?;
+    Ok(change)
 }
 
 // ---- opening a magic link (the local stand-in for the mailbox) ----
@@ -618,7 +631,7 @@ pub async fn admin_open_magic_link(
 
 #[derive(Deserialize)]
 pub struct LinksQuery {
-    user: Option<String>,
+    pub(crate) user: Option<String>,
 }
 
 /// `GET /admin/apps/{app}/magic-links[?user=ID or email]`: the mailbox,
@@ -692,7 +705,7 @@ pub async fn get_metadata(
 
 #[derive(Deserialize)]
 pub struct MetadataBody {
-    user_metadata: Map<String, Value>,
+    pub(crate) user_metadata: Map<String, Value>,
 }
 
 fn update_metadata_tx(

@@ -19,20 +19,23 @@ use crate::state::{AppState, SharedState};
 use crate::store::{self, User, STATUS_ACTIVE, STATUS_INACTIVE};
 use crate::util::secure_eq;
 
+/// The key of an `Authorization: Bearer <key>` header, if there is one.
+pub(crate) fn presented_key(headers: &axum::http::HeaderMap) -> Option<String> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, key)| key.trim().to_owned())
+}
+
 /// Middleware guarding every admin route.
 pub async fn require_admin_key(
     State(state): State<SharedState>,
     req: Request,
     next: Next,
 ) -> Response {
-    let presented = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, key)| key.trim().to_owned());
-    match presented {
+    match presented_key(req.headers()) {
         Some(key) if secure_eq(key.as_bytes(), state.admin_key.as_bytes()) => next.run(req).await,
         _ => {
             let mut response = ApiError::unauthorized(
@@ -82,6 +85,17 @@ pub async fn get_app(
     Ok(Json(json!({ "app": app_json(&state, &app) })))
 }
 
+/// The settings of a `PUT /admin/apps/{app}` body, checked.
+pub(crate) fn app_patch_of(body: &[u8]) -> Result<AppPatch, ApiError> {
+    let patch: AppPatch = if body.iter().all(u8::is_ascii_whitespace) {
+        AppPatch::default()
+    } else {
+        parse_json(body)?
+    };
+    patch.validate().map_err(ApiError::bad_request)?;
+    Ok(patch)
+}
+
 /// `PUT /admin/apps/{app}`: creates the app, or updates the settings given.
 /// An empty body is allowed (create with defaults).
 pub async fn put_app(
@@ -94,12 +108,7 @@ pub async fn put_app(
             "app ids are 1 to 64 letters, digits, '-' or '_'",
         ));
     }
-    let patch: AppPatch = if body.iter().all(u8::is_ascii_whitespace) {
-        AppPatch::default()
-    } else {
-        parse_json(&body)?
-    };
-    patch.validate().map_err(ApiError::bad_request)?;
+    let patch = app_patch_of(&body)?;
     let existing = state.app(&app_id).ok();
     let created = existing.is_none();
     let mut app = existing.unwrap_or_else(|| AppSettings::with_defaults(&app_id));
@@ -251,7 +260,7 @@ pub async fn clear_faults(State(state): State<SharedState>) -> Json<Value> {
 
 #[derive(Deserialize)]
 pub struct AppQuery {
-    app: Option<String>,
+    pub(crate) app: Option<String>,
 }
 
 fn app_param(query: Result<Query<AppQuery>, QueryRejection>) -> Result<Option<String>, ApiError> {
@@ -286,12 +295,12 @@ pub async fn reset_stats(
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClockRequest {
-    offset_secs: i64,
-    app: Option<String>,
+    pub(crate) offset_secs: i64,
+    pub(crate) app: Option<String>,
 }
 
 /// Ten years either way is enough to pass any session limit.
-const MAX_CLOCK_OFFSET: i64 = 10 * 366 * 24 * 3600;
+pub(crate) const MAX_CLOCK_OFFSET: i64 = 10 * 366 * 24 * 3600;
 
 fn clock_json(state: &SharedState, app: Option<&str>) -> Value {
     let mut value = json!({
@@ -306,6 +315,18 @@ fn clock_json(state: &SharedState, app: Option<&str>) -> Value {
         value["app_now"] = json!(state.clock.now(app));
     }
     value
+}
+
+/// A `POST /admin/clock` body, checked.
+pub(crate) fn clock_request_of(body: &[u8]) -> Result<ClockRequest, ApiError> {
+    let request: ClockRequest = parse_json(body)?;
+    // Not `abs()`: i64::MIN has no absolute value.
+    if !(-MAX_CLOCK_OFFSET..=MAX_CLOCK_OFFSET).contains(&request.offset_secs) {
+        return Err(ApiError::bad_request(format!(
+            "offset_secs must be within ±{MAX_CLOCK_OFFSET}"
+        )));
+    }
+    Ok(request)
 }
 
 /// `GET /admin/clock[?app=X]`.
@@ -323,12 +344,7 @@ pub async fn set_clock(
     State(state): State<SharedState>,
     body: axum::body::Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    let request: ClockRequest = parse_json(&body)?;
-    if request.offset_secs.abs() > MAX_CLOCK_OFFSET {
-        return Err(ApiError::bad_request(format!(
-            "offset_secs must be within ±{MAX_CLOCK_OFFSET}"
-        )));
-    }
+    let request = clock_request_of(&body)?;
     match &request.app {
         Some(app) => {
             state.app(app)?;
@@ -385,4 +401,33 @@ pub async fn run_purge(State(state): State<SharedState>) -> Result<Json<Value>, 
             })))
         })
         .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clock_shifts_past_ten_years_are_refused_down_to_i64_min() {
+        let shift =
+            |secs: i64| clock_request_of(format!(r#"{{"offset_secs": {secs}}}"#).as_bytes());
+        for ok in [0, MAX_CLOCK_OFFSET, -MAX_CLOCK_OFFSET] {
+            assert_eq!(shift(ok).unwrap().offset_secs, ok);
+        }
+        for bad in [
+            MAX_CLOCK_OFFSET + 1,
+            -MAX_CLOCK_OFFSET - 1,
+            i64::MAX,
+            i64::MIN,
+        ] {
+            let Err(e) = shift(bad) else {
+                panic!("a shift of {bad} s accepted");
+            };
+            assert_eq!(
+                (e.status.as_u16(), e.code),
+                (400, "invalid_request"),
+                "{bad}"
+            );
+        }
+    }
 }

@@ -18,7 +18,7 @@ use crate::store::{self, Issued, RevokeOutcome, User};
 
 /// Refresh tokens this server issues are 43 characters; anything much longer
 /// is refused without a database look-up.
-const MAX_REFRESH_TOKEN_LEN: usize = 512;
+pub(crate) const MAX_REFRESH_TOKEN_LEN: usize = 512;
 const MAX_IDENTIFIER_LEN: usize = 254;
 
 #[derive(Deserialize)]
@@ -73,10 +73,7 @@ pub async fn refresh(
         return Ok(response);
     }
     let JsonBody(body) = body?;
-    let token = body.refresh_token;
-    if token.is_empty() || token.len() > MAX_REFRESH_TOKEN_LEN {
-        return Err(refusal(store::Refusal::Unknown));
-    }
+    let token = refresh_token_of(body)?;
     let response = state
         .blocking(move |state| {
             let now = state.clock.now(&app.id);
@@ -96,6 +93,16 @@ pub async fn refresh(
     Ok(response)
 }
 
+/// The token of a refresh body; one this server cannot have issued is
+/// refused without a database look-up.
+pub(crate) fn refresh_token_of(body: RefreshBody) -> Result<String, ApiError> {
+    let token = body.refresh_token;
+    if token.is_empty() || token.len() > MAX_REFRESH_TOKEN_LEN {
+        return Err(refusal(store::Refusal::Unknown));
+    }
+    Ok(token)
+}
+
 fn refusal(r: store::Refusal) -> ApiError {
     ApiError::unauthorized(r.code(), r.message())
 }
@@ -111,15 +118,7 @@ pub async fn revoke(
     if let Some(response) = before(&state, &app.id, Endpoint::Revoke, conn.as_ref()).await {
         return Ok(response);
     }
-    let token = query
-        .map_err(|e| ApiError::bad_request(e.body_text()))?
-        .0
-        .refresh_token
-        .filter(|t| !t.is_empty())
-        .ok_or_else(|| ApiError::bad_request("the refresh_token query parameter is required"))?;
-    if token.len() > MAX_REFRESH_TOKEN_LEN {
-        return Err(revoke_not_found());
-    }
+    let token = revoke_token_of(query)?;
     state
         .blocking(move |state| {
             let now = state.clock.now(&app.id);
@@ -137,8 +136,37 @@ pub async fn revoke(
         .await
 }
 
+/// The token of a sign-out's query string.
+pub(crate) fn revoke_token_of(
+    query: Result<Query<RevokeQuery>, QueryRejection>,
+) -> Result<String, ApiError> {
+    let token = query
+        .map_err(|e| ApiError::bad_request(e.body_text()))?
+        .0
+        .refresh_token
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| ApiError::bad_request("the refresh_token query parameter is required"))?;
+    if token.len() > MAX_REFRESH_TOKEN_LEN {
+        return Err(revoke_not_found());
+    }
+    Ok(token)
+}
+
 fn revoke_not_found() -> ApiError {
     ApiError::not_found("refresh_token_not_found", "refresh token not found")
+}
+
+/// The token of an `Authorization: Bearer <token>` header, if there is one.
+pub(crate) fn bearer_token(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            let (scheme, token) = v.trim().split_once(' ')?;
+            scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+        })
+        .filter(|t| !t.is_empty())
+        .map(str::to_owned)
 }
 
 /// The user of a valid `Authorization: Bearer <jwt>` for this app.
@@ -147,21 +175,12 @@ pub(crate) async fn authenticated_user(
     app: &AppSettings,
     headers: &HeaderMap,
 ) -> Result<User, ApiError> {
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            let (scheme, token) = v.trim().split_once(' ')?;
-            scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
-        })
-        .filter(|t| !t.is_empty())
-        .ok_or_else(|| {
-            ApiError::unauthorized(
-                "missing_auth_token",
-                "an Authorization: Bearer token is required",
-            )
-        })?
-        .to_owned();
+    let token = bearer_token(headers).ok_or_else(|| {
+        ApiError::unauthorized(
+            "missing_auth_token",
+            "an Authorization: Bearer token is required",
+        )
+    })?;
     let app = app.clone();
     state
         .blocking(move |state| {
@@ -218,8 +237,7 @@ pub async fn demo_login(
         return Ok(response);
     }
     let JsonBody(body) = body?;
-    let identifier = body.identifier.trim().to_owned();
-    validate_email(&identifier)?;
+    let identifier = login_identifier(body)?;
     state
         .blocking(move |state| {
             let now = state.clock.now(&app.id);
@@ -237,6 +255,13 @@ pub async fn demo_login(
             Ok(auth_result(jwt, &issued))
         })
         .await
+}
+
+/// The email a demo login names.
+pub(crate) fn login_identifier(body: LoginBody) -> Result<String, ApiError> {
+    let identifier = body.identifier.trim().to_owned();
+    validate_email(&identifier)?;
+    Ok(identifier)
 }
 
 fn validate_email(identifier: &str) -> Result<(), ApiError> {

@@ -201,6 +201,20 @@ pub struct UpdateDeviceBody {
     friendly_name: String,
 }
 
+/// The name a `PATCH /currentuser/devices/{id}` body gives, checked.
+pub(crate) fn device_name_of(body: UpdateDeviceBody) -> Result<String, ApiError> {
+    let name = body.friendly_name.trim().to_owned();
+    if name.is_empty()
+        || name.chars().count() > MAX_FRIENDLY_NAME
+        || name.chars().any(char::is_control)
+    {
+        return Err(ApiError::bad_request(format!(
+            "friendly_name must be 1 to {MAX_FRIENDLY_NAME} printable characters"
+        )));
+    }
+    Ok(name)
+}
+
 /// `PATCH /currentuser/devices/{id}` `{"friendly_name"}`: `{"device": {...}}`.
 pub async fn update_device(
     State(state): State<SharedState>,
@@ -211,15 +225,7 @@ pub async fn update_device(
 ) -> Result<Response, ApiError> {
     let (app, user) = signed_in!(state, app_id, conn, headers);
     let JsonBody(body) = body?;
-    let name = body.friendly_name.trim().to_owned();
-    if name.is_empty()
-        || name.chars().count() > MAX_FRIENDLY_NAME
-        || name.chars().any(char::is_control)
-    {
-        return Err(ApiError::bad_request(format!(
-            "friendly_name must be 1 to {MAX_FRIENDLY_NAME} printable characters"
-        )));
-    }
+    let name = device_name_of(body)?;
     state
         .blocking(move |state| {
             let now = state.clock.now(&app.id);
@@ -422,6 +428,25 @@ fn start_ceremony(
     }))
 }
 
+/// The authenticator attachment a `POST /currentuser/devices/start` body
+/// asks for (an empty body: any), checked.
+pub(crate) fn attachment_of(body: &[u8]) -> Result<String, ApiError> {
+    let body: StartBody = if body.iter().all(u8::is_ascii_whitespace) {
+        StartBody::default()
+    } else {
+        parse_json(body)?
+    };
+    let attachment = body
+        .authenticator_attachment
+        .unwrap_or_else(|| "any".into());
+    if !["platform", "cross-platform", "any"].contains(&attachment.as_str()) {
+        return Err(ApiError::bad_request(
+            "authenticator_attachment must be platform, cross-platform or any",
+        ));
+    }
+    Ok(attachment)
+}
+
 /// `POST /currentuser/devices/start` `{"authenticator_attachment"?:
 /// "platform" | "cross-platform" | "any"}` (an empty body means "any"):
 /// `{"handshake": {"challenge": {"publicKey": {...}}, "id"}, "user": {...}}`.
@@ -441,19 +466,7 @@ pub async fn start(
             rejection.body_text(),
         )
     })?;
-    let body: StartBody = if body.iter().all(u8::is_ascii_whitespace) {
-        StartBody::default()
-    } else {
-        parse_json(&body)?
-    };
-    let attachment = body
-        .authenticator_attachment
-        .unwrap_or_else(|| "any".into());
-    if !["platform", "cross-platform", "any"].contains(&attachment.as_str()) {
-        return Err(ApiError::bad_request(
-            "authenticator_attachment must be platform, cross-platform or any",
-        ));
-    }
+    let attachment = attachment_of(&body)?;
     state
         .blocking(move |state| {
             let now = state.clock.now(&app.id);
@@ -480,7 +493,19 @@ pub async fn start(
 pub struct FinishBody {
     handshake_id: String,
     handshake_response: Value,
-    user_id: Option<String>,
+    pub(crate) user_id: Option<String>,
+}
+
+/// The credential in a `POST /currentuser/devices/finish` body, parsed
+/// (verified later, against the stored ceremony).
+pub(crate) fn registration_of(body: &FinishBody) -> Result<Registration, ApiError> {
+    let raw = serde_json::to_vec(&body.handshake_response).map_err(ApiError::internal)?;
+    Registration::from_json_relaxed(&raw).map_err(|e| {
+        ApiError::bad_request(crate::util::truncate(
+            &format!("handshake_response is not a WebAuthn registration response: {e}"),
+            300,
+        ))
+    })
 }
 
 struct Ceremony {
@@ -666,13 +691,7 @@ pub async fn finish(
             "user_id is not the signed-in user's id",
         ));
     }
-    let raw = serde_json::to_vec(&body.handshake_response).map_err(ApiError::internal)?;
-    let registration = Registration::from_json_relaxed(&raw).map_err(|e| {
-        ApiError::bad_request(crate::util::truncate(
-            &format!("handshake_response is not a WebAuthn registration response: {e}"),
-            300,
-        ))
-    })?;
+    let registration = registration_of(&body)?;
     state
         .blocking(move |state| {
             let now = state.clock.now(&app.id);

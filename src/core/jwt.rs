@@ -406,6 +406,44 @@ impl Parser<'_> {
         }
     }
 
+    /// A JSON number of any size, by its grammar:
+    /// `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`.
+    fn skip_number(&mut self) -> Option<()> {
+        if self.peek() == Some(b'-') {
+            self.i += 1;
+        }
+        match self.next()? {
+            b'0' => {}
+            b'1'..=b'9' => {
+                while let Some(b'0'..=b'9') = self.peek() {
+                    self.i += 1;
+                }
+            }
+            _ => return None,
+        }
+        if self.peek() == Some(b'.') {
+            self.i += 1;
+            self.digits()?;
+        }
+        if matches!(self.peek(), Some(b'e' | b'E')) {
+            self.i += 1;
+            if matches!(self.peek(), Some(b'+' | b'-')) {
+                self.i += 1;
+            }
+            self.digits()?;
+        }
+        Some(())
+    }
+
+    /// One digit or more.
+    fn digits(&mut self) -> Option<()> {
+        let start = self.i;
+        while let Some(b'0'..=b'9') = self.peek() {
+            self.i += 1;
+        }
+        (self.i > start).then_some(())
+    }
+
     fn skip_value(&mut self, depth: u32) -> Option<()> {
         if depth > MAX_DEPTH {
             return None;
@@ -439,16 +477,15 @@ impl Parser<'_> {
             b't' => self.literal(b"true"),
             b'f' => self.literal(b"false"),
             b'n' => self.literal(b"null"),
-            b'-' | b'0'..=b'9' => self.number().map(drop).or_else(|| {
-                // Huge but valid numbers are skipped by shape.
-                while matches!(
-                    self.peek(),
-                    Some(b'0'..=b'9' | b'.' | b'e' | b'E' | b'+' | b'-')
-                ) {
-                    self.i += 1;
+            b'-' | b'0'..=b'9' => {
+                let start = self.i;
+                if self.number().is_some() {
+                    return Some(());
                 }
-                Some(())
-            }),
+                // Huge but valid numbers are skipped by their grammar.
+                self.i = start;
+                self.skip_number()
+            }
             _ => None,
         }
     }
@@ -564,5 +601,28 @@ mod tests {
         assert_eq!(decode(&jwt(&deep)), Err(JwtError::Json));
         let long = "a".repeat(MAX_TOKEN_LEN + 1);
         assert_eq!(decode(&long), Err(JwtError::Shape));
+    }
+
+    #[test]
+    fn only_json_numbers_are_skipped() {
+        // Found by the jwt fuzz target: a number too large to read was
+        // skipped by its characters, so payloads that are not JSON passed.
+        for bad in [
+            r#"{"exp":1e99.99., "exp" : 1.9e3 }"#,
+            r#"{"exp":1,"x":01}"#,
+            r#"{"exp":1,"x":--1}"#,
+            r#"{"exp":1,"x":1.}"#,
+            r#"{"exp":1,"x":-}"#,
+            r#"{"exp":1,"x":1e+}"#,
+            r#"{"exp":1,"aud":["a",99999999999999999999.5.5]}"#,
+        ] {
+            assert_eq!(decode(&jwt(bad)), Err(JwtError::Json), "{bad}");
+        }
+        // Valid numbers past an i64 are still skipped.
+        let c = decode(&jwt(
+            r#"{"exp":1,"x":-123456789012345678901234567890.5e-3,"y":1E999,"z":0e+0}"#,
+        ))
+        .unwrap();
+        assert_eq!(c.exp, 1);
     }
 }

@@ -1,0 +1,143 @@
+//! `passage-auth-server`: a local, Passage-compatible authentication API.
+//!
+//! The binary (`src/main.rs`) only calls [`main`]. The modules stay private;
+//! the library target exists so that the fuzz targets and their replay test
+//! reach the request parsers through [`fuzzing`].
+
+mod account;
+mod admin;
+mod api;
+mod cli;
+mod clock;
+mod config;
+mod cors;
+mod db;
+mod error;
+mod faults;
+mod jwt;
+mod long_uri;
+mod metadata;
+mod passkeys;
+mod purge;
+mod server;
+mod state;
+mod static_files;
+mod stats;
+mod store;
+mod util;
+
+#[doc(hidden)]
+pub mod fuzzing;
+
+use std::process::ExitCode;
+
+use cli::Command;
+
+/// The command line: parses the arguments and runs the command.
+pub fn main() -> ExitCode {
+    let command = match cli::parse(std::env::args_os().skip(1)) {
+        Ok(command) => command,
+        Err(e) => {
+            eprintln!("error: {e}\nTry 'passage-auth-server --help'.");
+            return ExitCode::from(2);
+        }
+    };
+    let result = match command {
+        Command::Help => {
+            print!("{}", cli::USAGE);
+            Ok(())
+        }
+        Command::Version => {
+            println!("passage-auth-server {}", env!("CARGO_PKG_VERSION"));
+            Ok(())
+        }
+        Command::Serve(options) => server::run(*options),
+        Command::User {
+            action,
+            data,
+            app,
+            user,
+        } => user_command(action, &data, &app, &user),
+        Command::OpenLink { data, app, link } => open_command(&data, &app, &link),
+        Command::Social {
+            data,
+            app,
+            user,
+            seed,
+        } => social_command(&data, &app, &user, &seed),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The `open` subcommand: opens a magic link, applying its email or phone
+/// change (the server's admin clock shift, if any, does not apply here).
+fn open_command(data: &std::path::Path, app: &str, link: &str) -> Result<(), String> {
+    let db = db::Db::open_existing(&data.join(db::DB_FILE))?;
+    let now = util::system_now();
+    let opened = db
+        .write(|tx| account::open_magic_link(tx, app, link, now))
+        .map_err(|e| format!("database: {e}"))?
+        .map_err(|refusal| {
+            format!(
+                "magic link {link:?} in app {app}: {}",
+                refusal.error().message
+            )
+        })?;
+    println!(
+        "opened magic link {link} in app {app}: the {} of user {} is now {}",
+        opened.kind, opened.user.id, opened.new_value
+    );
+    Ok(())
+}
+
+/// The `social` subcommand: seeds a social connection.
+fn social_command(
+    data: &std::path::Path,
+    app: &str,
+    user: &str,
+    seed: &account::SocialSeed,
+) -> Result<(), String> {
+    let db = db::Db::open_existing(&data.join(db::DB_FILE))?;
+    let now = util::system_now();
+    let (found, created) = db
+        .write(|tx| account::seed_social(tx, app, user, seed, now))
+        .map_err(|e| format!("database: {e}"))?
+        .ok_or_else(|| format!("no user {user:?} in app {app}"))?;
+    println!(
+        "{} {} connection of {} ({}) in app {app}",
+        if created { "added" } else { "replaced" },
+        seed.provider,
+        found.email,
+        found.id
+    );
+    Ok(())
+}
+
+/// The `signout`/`deactivate`/`activate` subcommands, straight on the
+/// database (safe beside a running server: SQLite serialises the writes).
+fn user_command(
+    action: admin::UserAction,
+    data: &std::path::Path,
+    app: &str,
+    user: &str,
+) -> Result<(), String> {
+    let db = db::Db::open_existing(&data.join(db::DB_FILE))?;
+    let now = util::system_now();
+    let (found, revoked) = db
+        .write(|tx| admin::run_user_action(tx, app, user, action, now))
+        .map_err(|e| format!("database: {e}"))?
+        .ok_or_else(|| format!("no user {user:?} in app {app}"))?;
+    println!(
+        "{} {} ({}) in app {app}: {revoked} session(s) revoked",
+        action.past_tense(),
+        found.email,
+        found.id
+    );
+    Ok(())
+}
