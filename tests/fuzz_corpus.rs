@@ -65,3 +65,8 @@ fn auth_result_corpus() {
 fn refresh_reply_corpus() {
     replay("refresh_reply", checks::refresh_reply);
 }
+
+#[test]
+fn account_reply_corpus() {
+    replay("account_reply", checks::account_reply);
+}

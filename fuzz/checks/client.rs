@@ -498,3 +498,95 @@ pub fn refresh_reply(data: &[u8]) -> bool {
     }
     taken
 }
+
+// ---- the account replies ----
+
+/// Host JSON for the account mapping: serde_json's, with `new Date(...)`
+/// marked so that a date shows where passage-js makes one.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
+pub struct AccountJson(pub Value);
+
+impl passage_user::ports::Json for AccountJson {
+    fn decode<T: serde::de::DeserializeOwned>(self) -> Option<T> {
+        serde_json::from_value(self.0).ok()
+    }
+    fn is_nullish(&self) -> bool {
+        self.0.is_null()
+    }
+    fn date(&self) -> Self {
+        AccountJson(serde_json::json!({ "Date": self.0 }))
+    }
+    fn encode<T: serde::Serialize + ?Sized>(value: &T) -> Option<Self> {
+        serde_json::to_value(value).ok().map(AccountJson)
+    }
+}
+
+/// Checks `mapped` against `shape` for `value`: an object has exactly the
+/// shape's members under passage-js's names, each as `member` makes it.
+fn check_shape(value: &Value, mapped: &Value, shape: &passage_user::client::account::Shape) {
+    use passage_user::client::account::Member;
+    if value.is_null() {
+        assert_eq!(mapped, &Value::Null);
+        return;
+    }
+    let source = value.as_object().expect("mapped only from an object");
+    let out = mapped.as_object().expect("an object maps to an object");
+    assert_eq!(out.len(), shape.0.len(), "exactly the shape's members");
+    for &(from, to, member) in shape.0 {
+        let v = source.get(from).unwrap_or(&Value::Null);
+        let m = &out[to];
+        match member {
+            Member::Copy => assert_eq!(m, v),
+            Member::Present => assert_eq!(m, v),
+            Member::Date => assert_eq!(m, &serde_json::json!({ "Date": v })),
+            Member::Object(inner) | Member::ObjectOrUndefined(inner) => check_shape(v, m, inner),
+            Member::List(inner) | Member::OptionalList(inner) => match v {
+                Value::Null => assert_eq!(m, &Value::Null),
+                Value::Array(items) => {
+                    let mapped = m.as_array().expect("a list maps to a list");
+                    assert_eq!(items.len(), mapped.len());
+                    for (item, m) in items.iter().zip(mapped) {
+                        check_shape(item, m, inner);
+                    }
+                }
+                _ => unreachable!("mapped only from a list"),
+            },
+            Member::ListCopy => assert_eq!(m, v),
+        }
+    }
+}
+
+/// `account_reply` target: any JSON as a reply of a current-user endpoint,
+/// mapped with each of passage-js's shapes. A value that maps has exactly
+/// the shape's members, renamed, copied, dated or mapped as the table says;
+/// one that does not is refused (`None`), never a panic. True when the
+/// value maps as a `CurrentUser`.
+pub fn account_reply(data: &[u8]) -> bool {
+    use passage_user::client::account::{
+        apply, map, Member, Shape, CREATION_OPTIONS, CURRENT_USER, MAGIC_LINK, PASSKEY,
+        SOCIAL_CONNECTIONS,
+    };
+    let Ok(value) = serde_json::from_slice::<Value>(data) else {
+        return false;
+    };
+    let shapes: [&Shape; 5] = [&CURRENT_USER, &PASSKEY, &SOCIAL_CONNECTIONS, &MAGIC_LINK, &CREATION_OPTIONS];
+    let mut user = false;
+    for shape in shapes {
+        let mapped = map(AccountJson(value.clone()), shape);
+        match (&mapped, &value) {
+            (Some(m), v) => check_shape(v, &m.0, shape),
+            // Refused: not null, and not an object of that shape.
+            (None, v) => assert!(!v.is_null()),
+        }
+        if std::ptr::eq(shape, &CURRENT_USER) {
+            user = mapped.is_some() && value.is_object();
+        }
+    }
+    // A list of passkeys, as `GET /currentuser/devices` holds one.
+    if let Some(m) = apply(AccountJson(value.clone()), Member::List(&PASSKEY)) {
+        let items = value.as_array().expect("a list maps from a list");
+        assert_eq!(m.0.as_array().map(Vec::len), Some(items.len()));
+    }
+    user
+}
