@@ -570,7 +570,13 @@ pub fn account_reply(data: &[u8]) -> bool {
     let Ok(value) = serde_json::from_slice::<Value>(data) else {
         return false;
     };
-    let shapes: [&Shape; 5] = [&CURRENT_USER, &PASSKEY, &SOCIAL_CONNECTIONS, &MAGIC_LINK, &CREATION_OPTIONS];
+    let shapes: [&Shape; 5] = [
+        &CURRENT_USER,
+        &PASSKEY,
+        &SOCIAL_CONNECTIONS,
+        &MAGIC_LINK,
+        &CREATION_OPTIONS,
+    ];
     let mut user = false;
     for shape in shapes {
         let mapped = map(AccountJson(value.clone()), shape);
