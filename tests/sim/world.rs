@@ -385,7 +385,7 @@ impl Ports for SimPorts {
     ) -> impl Future<Output = Locked<SimGuard>> + 'static {
         let answer = self
             .alive()
-            .map(|tab| request_lock(&self.world(), tab.id, name, timeout_ms));
+            .map(|tab| request_lock(&self.world(), &tab, name, timeout_ms));
         async move {
             match answer {
                 Some(answer) => answer.await,
@@ -608,7 +608,7 @@ fn release_lock(world: &Rc<World>, name: &str, id: u64) {
 
 fn request_lock(
     world: &Rc<World>,
-    tab: usize,
+    page: &Rc<Tab>,
     name: &str,
     timeout_ms: u32,
 ) -> impl Future<Output = Locked<SimGuard>> + 'static {
@@ -617,9 +617,18 @@ fn request_lock(
     world.lock_ids.set(id);
     let w = Rc::downgrade(world);
     let name = name.to_string();
+    let (tab, generation, page) = (page.id, page.generation.get(), Rc::downgrade(page));
     // The grant itself comes in a later task too.
     world.exec.at(0.0, move || {
         let world = w.upgrade().expect("the world outlives its tabs");
+        // A page closed since it asked: the browser drops its request (it
+        // is never granted, and never answered).
+        if page
+            .upgrade()
+            .is_none_or(|p| p.generation.get() != generation)
+        {
+            return;
+        }
         let held = world.locks.borrow().get(&name).is_some_and(|s| s.held);
         if !held {
             let granted = grant(&world, &name, tab, id, false);
