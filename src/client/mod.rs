@@ -35,7 +35,7 @@ pub use future::{first, now, Flight};
 pub use memory::MemoryStore;
 
 use crate::core::error::{Code, Error};
-use crate::core::policy::{skew_from_iat, Policy};
+use crate::core::policy::{skew_after_refresh, skew_from_iat, Policy, Reading};
 use crate::core::session::{RawAuthResult, Session, Status};
 use crate::core::url::encode_component;
 use crate::ports::{Detail, Event, Guard, Io, Ports, Reason, Signal, Store};
@@ -554,9 +554,19 @@ impl<P: Ports> Client<P> {
 
     /// The server's clock offset to keep after a refresh reply's token,
     /// which was issued just now.
-    fn keep_skew(&self, s: &Session) {
-        if let Some(iat) = s.claims().and_then(|c| c.iat) {
-            self.st().skew = skew_from_iat(iat, self.ports.now());
+    /// Keeps the clock correction a refresh reply `s`, received at local
+    /// time `at`, gives; or answers the offset that needs a second reading
+    /// first (see [`skew_after_refresh`]).
+    fn read_skew(&self, s: &Session, at: f64, earlier: Option<f64>) -> Option<f64> {
+        let iat = s.claims().and_then(|c| c.iat)?;
+        let stale = !matches!(s.status(at, 0.0, &self.policy), Status::Fresh { .. });
+        let held = self.st.borrow().skew;
+        match skew_after_refresh(iat, at, stale, held, earlier) {
+            Reading::Skew(skew) => {
+                self.st().skew = skew;
+                None
+            }
+            Reading::Confirm(offset) => Some(offset),
         }
     }
 }

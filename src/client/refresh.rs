@@ -196,6 +196,10 @@ impl<P: Ports> Client<P> {
     /// result.
     async fn run_refresh(self: &Rc<Self>, mut s: Session, force: bool) -> Result<String, Error> {
         let mut adopted = 0;
+        let mut force = force;
+        // The clock offset read from this refresh's first reply, while a
+        // second reading is awaited.
+        let mut earlier = None;
         loop {
             let epoch = self.st.borrow().epoch;
             if !(force && adopted == 0) || self.status(&s) == Status::Ended {
@@ -222,15 +226,23 @@ impl<P: Ports> Client<P> {
                     "the refresh token was refused: sign in again",
                 ));
             };
-            let now = self.ports.now() + self.st.borrow().skew;
-            let next = s.after_refresh(raw, now)?;
+            let at = self.ports.now();
+            let next = s.after_refresh(raw, at + self.st.borrow().skew)?;
             if self.st.borrow().epoch != epoch {
                 // Signed in or out meanwhile: that session wins.
                 s = self.reload().await?;
                 adopted += 1;
                 continue;
             }
-            self.keep_skew(&next);
+            if let Some(offset) = self.read_skew(&next, at, earlier) {
+                // The new pair is the live one: stored, then refreshed once
+                // more for a reading of the clock from a pair issued now.
+                earlier = Some(offset);
+                self.commit(next.clone()).await?;
+                s = next;
+                force = false;
+                continue;
+            }
             let token = next.auth_token().map(String::from).unwrap_or_default();
             self.commit(next).await?;
             self.emit(Event::TokenRefreshed, None);

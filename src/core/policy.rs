@@ -161,6 +161,46 @@ pub fn skew_from_iat(iat: i64, local_now_ms: f64) -> f64 {
     }
 }
 
+/// What a refresh reply's token says about the server's clock.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Reading {
+    /// Keep this correction (server time minus local time, ms).
+    Skew(f64),
+    /// Refresh once more before trusting this offset.
+    Confirm(f64),
+}
+
+/// The correction after a refresh reply whose token was issued at `iat`
+/// (unix seconds) and arrived at local time `local_now_ms`.
+/// `stale_by_our_clock`: without any correction, the token would already
+/// need a refresh. `held`: the correction kept so far. `earlier`: the offset
+/// read from a reply earlier in the same refresh.
+///
+/// A server clock ahead of ours is kept: it can only make tokens stale
+/// sooner. A token issued well before now by our clock means our clock runs
+/// fast, or the server sent again a pair it issued earlier (a retry answered
+/// within a reuse grace period); trusting the second would let its token be
+/// handed out past its expiry. So a negative offset is kept only when the
+/// token is unusable without it (otherwise the cost of a fast clock is an
+/// earlier refresh) and a second reading agrees: the correction already
+/// held, or the next refresh's, whose pair is new.
+pub fn skew_after_refresh(
+    iat: i64,
+    local_now_ms: f64,
+    stale_by_our_clock: bool,
+    held: f64,
+    earlier: Option<f64>,
+) -> Reading {
+    let offset = skew_from_iat(iat, local_now_ms);
+    if offset >= 0.0 || !stale_by_our_clock {
+        Reading::Skew(offset.max(0.0))
+    } else if earlier.is_some() || (offset - held).abs() <= SKEW_THRESHOLD_MS {
+        Reading::Skew(offset)
+    } else {
+        Reading::Confirm(offset)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -191,6 +231,46 @@ mod tests {
         assert_eq!(skew_from_iat(1000, 1_001_999.0), 0.0);
         assert_eq!(skew_from_iat(1000, 1_060_000.0), -60_000.0);
         assert_eq!(skew_from_iat(1100, 1_000_000.0), 100_000.0);
+    }
+
+    #[test]
+    fn a_refresh_reply_keeps_a_server_ahead_at_once() {
+        // Issued 100 s ahead of our clock; stale or not by it.
+        for stale in [false, true] {
+            let r = skew_after_refresh(1100, 1_000_000.0, stale, 0.0, None);
+            assert_eq!(r, Reading::Skew(100_000.0));
+        }
+        // Within rounding and latency: no correction, whatever was held.
+        let r = skew_after_refresh(1000, 1_001_500.0, false, -60_000.0, None);
+        assert_eq!(r, Reading::Skew(0.0));
+    }
+
+    #[test]
+    fn an_old_token_still_usable_by_our_clock_is_not_read_as_skew() {
+        // Issued 9 s ago: a pair sent again within a grace period looks the
+        // same as a clock 9 s fast. Its token is still usable, so no
+        // correction, which would let it outlive its expiry.
+        let r = skew_after_refresh(1000, 1_009_000.0, false, 0.0, None);
+        assert_eq!(r, Reading::Skew(0.0));
+        // Nor is a correction held earlier kept.
+        let r = skew_after_refresh(1000, 1_009_000.0, false, -9_000.0, None);
+        assert_eq!(r, Reading::Skew(0.0));
+    }
+
+    #[test]
+    fn a_server_behind_is_kept_once_a_second_reading_agrees() {
+        // Stale on arrival, 120 s behind: refresh once more first.
+        let r = skew_after_refresh(1000, 1_120_000.0, true, 0.0, None);
+        assert_eq!(r, Reading::Confirm(-120_000.0));
+        // The next refresh's reading is taken.
+        let r = skew_after_refresh(2000, 2_120_500.0, true, 0.0, Some(-120_000.0));
+        assert_eq!(r, Reading::Skew(-120_500.0));
+        // As is one that agrees with the correction held.
+        let r = skew_after_refresh(3000, 3_121_000.0, true, -120_000.0, None);
+        assert_eq!(r, Reading::Skew(-121_000.0));
+        // One that does not is confirmed first.
+        let r = skew_after_refresh(3000, 3_150_000.0, true, -120_000.0, None);
+        assert_eq!(r, Reading::Confirm(-150_000.0));
     }
 
     #[test]

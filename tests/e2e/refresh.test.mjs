@@ -158,7 +158,9 @@ describe("refresh", () => {
         return [...new Set(tokens)];
       }, t.authResult);
       assert.equal(r.length, 1);
-      assert.equal((await t.stats()).refresh, 1, "without skew correction every call would refresh");
+      // One refresh, and one more to confirm the reading: a token issued
+      // two minutes before by our clock may also be a pair sent again.
+      assert.equal((await t.stats()).refresh, 2, "without skew correction every call would refresh");
       await t.done();
     } finally {
       await auth.admin("POST", "/admin/clock", { offset_secs: 0 });

@@ -742,6 +742,89 @@ fn with_strict_rotation_a_frozen_lock_holder_that_wakes_ends_the_session() {
     assert!(!later, "the session was revoked");
 }
 
+/// One tab, a 20 s token and a 30 s grace period. At 19 s the tab
+/// refreshes, and its page closes once the server has rotated, before the
+/// reply arrives; the reopened page holds the rotated-away token. `later_ms`
+/// after, it asks for a token, and gets the pair the server sends again.
+/// Answers the world, that token and when it came.
+fn reopened_after_rotation(later_ms: f64) -> (Rc<World>, String, f64) {
+    let w = World::new(
+        7,
+        Settings {
+            tabs: 1,
+            faults: 0.0,
+            lifetime: 20,
+            timeout_ms: TIMEOUT_MS,
+            lag: 8,
+            grace: 30,
+        },
+    );
+    let pair = w.server.login(&w, "u1");
+    let fields: AuthResultFields = serde_json::from_value(pair).unwrap();
+    w.tab(0)
+        .client()
+        .set_auth_result(fields.read().unwrap())
+        .unwrap();
+    w.exec.run(19_000.0, || {});
+    let first = w.server.families.borrow()[0].current.clone();
+    let refresh = w.tab(0).client().refresh(true);
+    w.exec.spawn(async move {
+        let _ = refresh.await;
+    });
+    let reopened = Cell::new(false);
+    w.exec.run(100.0, || {
+        if !reopened.get() && w.server.families.borrow()[0].current != first {
+            reopened.set(true);
+            w.tab(0).open();
+        }
+    });
+    assert!(reopened.get(), "the server rotated");
+    assert_eq!(w.lost_replies.get(), 1, "the reply went to a closed page");
+    w.exec.run(later_ms, || {});
+    let got: Rc<RefCell<Option<(String, f64)>>> = Rc::default();
+    let (slot, world, call) = (got.clone(), w.clone(), w.tab(0).get_auth_token());
+    w.exec.spawn(async move {
+        let token = call.await.expect("a token");
+        *slot.borrow_mut() = Some((token, world.now()));
+    });
+    w.exec.run(5_000.0, || {});
+    assert_eq!(w.server.graced.get(), 1, "the old token got its pair again");
+    assert_eq!(w.server.reuses.get(), 0);
+    let (token, at) = got.borrow_mut().take().expect("the call settled");
+    (w, token, at)
+}
+
+#[test]
+fn a_pair_sent_again_within_the_grace_period_is_not_read_as_clock_skew() {
+    // 10 s later, the pair sent again was issued 10 s ago, as if this
+    // tab's clock ran 10 s fast; its token is still fresh.
+    let (w, token, at) = reopened_after_rotation(10_000.0);
+    let claims = claims_of(&token);
+    let (iat, exp) = (
+        claims["iat"].as_f64().unwrap(),
+        claims["exp"].as_f64().unwrap(),
+    );
+    assert!(at - iat * 1000.0 >= 9_000.0, "the pair sent again");
+    // Just past exp - leeway (a 20 s token: 2 s), the next call refreshes.
+    w.exec.run(exp * 1000.0 - 2_000.0 + 10.0 - w.now(), || {});
+    let asked = w.now();
+    let (next, _) = timed(&w, w.tab(0).get_auth_token());
+    let next = next.expect("a token");
+    assert_ne!(next, token, "a token handed out past exp - leeway");
+    assert!(claims_of(&next)["iat"].as_f64().unwrap() * 1000.0 >= asked - 1_000.0);
+    w.tear_down();
+}
+
+#[test]
+fn a_pair_sent_again_already_stale_is_refreshed_once_more_not_read_as_skew() {
+    // 25 s later, the pair sent again has outlived its 20 s token: one
+    // more refresh gets a pair issued now.
+    let (w, token, at) = reopened_after_rotation(25_000.0);
+    let exp = claims_of(&token)["exp"].as_f64().unwrap() * 1000.0;
+    assert!(exp - at > 2_000.0, "a token {} ms from its exp", exp - at);
+    w.tear_down();
+}
+
 #[test]
 fn back_to_back_refreshes_in_one_tab_take_over_its_kept_lock() {
     let w = quiet_world(2, 300);
