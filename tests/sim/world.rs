@@ -88,6 +88,11 @@ pub struct World {
     in_flight: RefCell<Vec<Rc<Flight>>>,
     /// Refresh replies the server sent to a page that had closed.
     pub lost_replies: Cell<u32>,
+    /// Pages closed before their last write of the refresh token reached
+    /// every other tab's copy of storage.
+    pub unheard_writes: Cell<u32>,
+    /// The page (tab, generation) that wrote the refresh token last.
+    last_writer: Cell<Option<(usize, u32)>>,
     pub tabs: RefCell<Vec<Rc<Tab>>>,
     pub trace: RefCell<Option<Trace>>,
 }
@@ -106,6 +111,8 @@ impl World {
             max_refreshing: Cell::new(0),
             in_flight: RefCell::new(Vec::new()),
             lost_replies: Cell::new(0),
+            unheard_writes: Cell::new(0),
+            last_writer: Cell::new(None),
             tabs: RefCell::new(Vec::new()),
             trace: RefCell::new(None),
         });
@@ -195,6 +202,20 @@ impl Tab {
             flight.orphan.set(true);
             if flight.refresh {
                 world.refreshing.set(world.refreshing.get() - 1);
+            }
+        }
+        // The browser has this page's last write, but a tab whose copy has
+        // not caught up yet may take the lock, which closing releases, and
+        // read the rotated-away token.
+        if world.last_writer.get() == Some((self.id, self.generation.get())) {
+            let truth = world.truth.borrow().get(REFRESH).cloned();
+            let behind = world
+                .tabs
+                .borrow()
+                .iter()
+                .any(|t| t.id != self.id && t.view.borrow().get(REFRESH) != truth.as_ref());
+            if behind {
+                world.unheard_writes.set(world.unheard_writes.get() + 1);
             }
         }
         // Closing a page releases the locks it holds and drops its waits.
@@ -460,6 +481,9 @@ impl SimStore {
             return;
         };
         let world = self.world.upgrade().expect("the world outlives its tabs");
+        if entries.iter().any(|(key, _)| *key == REFRESH) {
+            world.last_writer.set(Some((me.id, self.generation)));
+        }
         for (key, value) in entries {
             match value {
                 Some(v) => {
