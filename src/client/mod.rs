@@ -294,9 +294,9 @@ impl<P: Ports> Client<P> {
             // While this tab signs out, a write of the same user's session
             // is a refresh in flight elsewhere landing after our clear: not
             // a session to adopt (the sign-out clears it again under the
-            // lock).
+            // lock), nor any part of it that has arrived.
             if let Some(leaving) = &st.leaving {
-                if stored.refresh_token().is_some() && Self::leaving_user(&stored, leaving) {
+                if !stored.is_empty() && Self::leaving_user(&stored, leaving) {
                     return st.s.clone();
                 }
             }

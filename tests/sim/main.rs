@@ -422,10 +422,16 @@ fn run_counting(seed: u64, schedule: &Schedule, grace: i64) -> (Vec<String>, Vec
     let lost_replies = w.lost_replies.get();
     let (reuses, lost) = (w.server.reuses.get(), lost_replies + w.unheard_writes.get());
     if grace > 0 {
+        // Within the period, the old token gets its pair again; a page
+        // that comes back with it only after the period (the next refresh
+        // is due when the token goes stale, which may be later) loses the
+        // session as on a strict server.
+        let late = w.server.late.get();
         check(
-            reuses == 0,
-            format!("a rotated refresh token was reused {reuses} times with a grace period on"),
+            reuses == late && late <= lost,
+            format!("a rotated refresh token was reused {reuses} times with a grace period on ({late} after the period, {lost} rotations lost with a closed page)"),
         );
+        causes += late;
     } else {
         check(reuses <= lost, format!("a rotated refresh token was reused {reuses} times ({lost} rotations lost with a closed page)"));
         causes += lost;
@@ -542,6 +548,31 @@ fn check_schedules(grace: i64) -> u64 {
         );
     }
     calls
+}
+
+#[test]
+fn the_schedules_long_runs_failed_on_hold_now() {
+    // Found by runs of 30,000 schedules from seeds 987654 and 5000000: a
+    // lock granted to a closed page (988063), a pair sent again within the
+    // grace period read as clock skew (988792, 5000384), a page closed
+    // within the delivery lag of its write (993690, 5005468), a part of a
+    // refresh's write-back adopted while signing out (995788), a page back
+    // with its old token after the grace period (990414, 5004967).
+    let seeds = [
+        988063, 988792, 990414, 993690, 995788, 5000384, 5004967, 5005468,
+    ];
+    for seed in seeds {
+        let schedule = draw(seed);
+        for grace in [0, 30] {
+            let (failures, story) = run(seed, &schedule, grace);
+            assert!(
+                failures.is_empty(),
+                "schedule {seed}, grace {grace} s: {}\n{}",
+                failures[..failures.len().min(5)].join("; "),
+                story.join("\n"),
+            );
+        }
+    }
 }
 
 #[test]

@@ -712,6 +712,8 @@ pub struct Server {
     pub refusals: RefCell<HashMap<u32, u32>>,
     /// Rotated-away tokens answered within the grace period.
     pub graced: Cell<u32>,
+    /// Reuses of the token rotated away last, after the grace period.
+    pub late: Cell<u32>,
 }
 
 /// An unsigned JWT with these claims.
@@ -798,6 +800,13 @@ impl Server {
                     return (200, None, Some(json!({ "auth_result": pair })));
                 }
                 self.reuses.set(self.reuses.get() + 1);
+                if family
+                    .previous
+                    .as_ref()
+                    .is_some_and(|(prev, _, _)| *prev == token)
+                {
+                    self.late.set(self.late.get() + 1);
+                }
                 family.revoked = Some("reuse");
             }
             if family.revoked.is_some() {
