@@ -304,6 +304,12 @@ impl<P: Ports> Client<P> {
             // in flight here must not write over that.
             if stored.refresh_token() != st.s.refresh_token() {
                 st.epoch += 1;
+                // A session that appears while this tab's sign-out finishes
+                // (past its clean-up) is a new sign-in: a later signOut()
+                // is one of its own, not a join of the first.
+                if !stored.is_empty() {
+                    st.signing_out = None;
+                }
             }
             core::mem::replace(&mut st.s, stored.clone())
         };

@@ -557,9 +557,11 @@ fn the_schedules_long_runs_failed_on_hold_now() {
     // grace period read as clock skew (988792, 5000384), a page closed
     // within the delivery lag of its write (993690, 5005468), a part of a
     // refresh's write-back adopted while signing out (995788), a page back
-    // with its old token after the grace period (990414, 5004967).
+    // with its old token after the grace period (990414, 5004967); and, from
+    // 200,000 from seed 7000000, a second signOut() that joined the first
+    // though another tab had signed in since (7055722).
     let seeds = [
-        988063, 988792, 990414, 993690, 995788, 5000384, 5004967, 5005468,
+        988063, 988792, 990414, 993690, 995788, 5000384, 5004967, 5005468, 7055722,
     ];
     for seed in seeds {
         let schedule = draw(seed);
