@@ -91,6 +91,8 @@ pub struct World {
     /// Pages closed before their last write of the refresh token reached
     /// every other tab's copy of storage.
     pub unheard_writes: Cell<u32>,
+    /// When the last such page closed.
+    pub last_unheard_at: Cell<f64>,
     /// The page (tab, generation) that wrote the refresh token last.
     last_writer: Cell<Option<(usize, u32)>>,
     pub tabs: RefCell<Vec<Rc<Tab>>>,
@@ -112,6 +114,7 @@ impl World {
             in_flight: RefCell::new(Vec::new()),
             lost_replies: Cell::new(0),
             unheard_writes: Cell::new(0),
+            last_unheard_at: Cell::new(0.0),
             last_writer: Cell::new(None),
             tabs: RefCell::new(Vec::new()),
             trace: RefCell::new(None),
@@ -216,6 +219,7 @@ impl Tab {
                 .any(|t| t.id != self.id && t.view.borrow().get(REFRESH) != truth.as_ref());
             if behind {
                 world.unheard_writes.set(world.unheard_writes.get() + 1);
+                world.last_unheard_at.set(world.now());
             }
         }
         // Closing a page releases the locks it holds and drops its waits.
@@ -800,6 +804,14 @@ impl Server {
                     return (200, None, Some(json!({ "auth_result": pair })));
                 }
                 self.reuses.set(self.reuses.get() + 1);
+                eprintln!(
+                    "DBG reuse at {} token {} current {} fam {} prev {:?}",
+                    world.now(),
+                    token,
+                    family.current,
+                    family.id,
+                    family.previous.as_ref().map(|p| (p.0.clone(), p.1))
+                );
                 if family
                     .previous
                     .as_ref()
