@@ -928,9 +928,13 @@ fn send(
             Some(_) => return, // no answer: the client's timeout fires
             None => {}
         }
+        let reuses = world.server.reuses.get();
         let (status, refused, body) = world.server.handle(&world, &request);
         flight.rotated.set(refresh && status == 200);
-        if flight.orphan.get() && flight.rotated.get() {
+        // A request of a closed page that the server still acts on: a
+        // rotation whose reply nobody reads, or (when the next page sent
+        // the same token first) a reuse.
+        if flight.orphan.get() && (flight.rotated.get() || world.server.reuses.get() > reuses) {
             world.lost_replies.set(world.lost_replies.get() + 1);
         }
         let w = Rc::downgrade(&world);
