@@ -567,11 +567,13 @@ fn the_schedules_long_runs_failed_on_hold_now() {
     // though another tab had signed in since (7055722); and from 1,000,000
     // from seed 10000000, a page closed within the delivery lag of its
     // write-back crossing a sign-out (10130980), or of its clear after a
-    // refusal (10032934); and a closed page's refresh request reaching the
-    // server after the next page's, with the same token (10274370).
+    // refusal (10032934, and 20288582 of 2,000,000 from seed 20000000,
+    // where another tab's clear followed it); and a closed page's refresh
+    // request reaching the server after the next page's, with the same
+    // token (10274370).
     let seeds = [
         988063, 988792, 990414, 993690, 995788, 5000384, 5004967, 5005468, 7055722, 10032934,
-        10130980, 10274370,
+        10130980, 10274370, 20288582,
     ];
     for seed in seeds {
         let schedule = draw(seed);

@@ -93,8 +93,8 @@ pub struct World {
     pub unheard_writes: Cell<u32>,
     /// When the last such page closed.
     pub last_unheard_at: Cell<f64>,
-    /// The page (tab, generation) that wrote the refresh token last.
-    last_writer: Cell<Option<(usize, u32)>>,
+    /// When each page (tab, generation) last wrote the refresh token.
+    refresh_writes: RefCell<HashMap<(usize, u32), f64>>,
     pub tabs: RefCell<Vec<Rc<Tab>>>,
     pub trace: RefCell<Option<Trace>>,
 }
@@ -115,7 +115,7 @@ impl World {
             lost_replies: Cell::new(0),
             unheard_writes: Cell::new(0),
             last_unheard_at: Cell::new(0.0),
-            last_writer: Cell::new(None),
+            refresh_writes: RefCell::new(HashMap::new()),
             tabs: RefCell::new(Vec::new()),
             trace: RefCell::new(None),
         });
@@ -207,10 +207,15 @@ impl Tab {
                 world.refreshing.set(world.refreshing.get() - 1);
             }
         }
-        // The browser has this page's last write, but a tab whose copy has
-        // not caught up yet may take the lock, which closing releases, and
-        // read the rotated-away token.
-        if world.last_writer.get() == Some((self.id, self.generation.get())) {
+        // The browser has this page's write of the last `lag` ms, but a tab
+        // whose copy has not caught up yet may take the lock, which closing
+        // releases, and read the token it replaced.
+        let wrote_at = world
+            .refresh_writes
+            .borrow()
+            .get(&(self.id, self.generation.get()))
+            .copied();
+        if wrote_at.is_some_and(|at| world.now() - at <= f64::from(world.settings.lag)) {
             let truth = world.truth.borrow().get(REFRESH).cloned();
             let behind = world
                 .tabs
@@ -486,7 +491,10 @@ impl SimStore {
         };
         let world = self.world.upgrade().expect("the world outlives its tabs");
         if entries.iter().any(|(key, _)| *key == REFRESH) {
-            world.last_writer.set(Some((me.id, self.generation)));
+            world
+                .refresh_writes
+                .borrow_mut()
+                .insert((me.id, self.generation), world.now());
         }
         for (key, value) in entries {
             match value {
