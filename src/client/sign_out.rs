@@ -99,6 +99,20 @@ impl<P: Ports> Client<P> {
 
     async fn finish_sign_out(self: &Rc<Self>, begun: Begun) -> bool {
         let Begun::Ending(ending) = begun else {
+            // Nothing here; but another tab's sign-out may be clearing,
+            // under the lock, a refresh that wrote the session back after
+            // its clear and before this tab read storage. Resolve once the
+            // holders queued before us are done.
+            // (This tab's own kept lock is kept: it waits for this tab's
+            // last write to reach the others.)
+            let name = self.lock_name(&Session::default());
+            if self.st.borrow().lingering.is_none() {
+                let guard = match self.wait_lock(&name).await {
+                    Locked::Held { guard, .. } => Some(guard),
+                    Locked::TimedOut | Locked::Unsupported => None,
+                };
+                self.release_soon(guard);
+            }
             return true;
         };
         let Ending {

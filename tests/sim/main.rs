@@ -570,10 +570,12 @@ fn the_schedules_long_runs_failed_on_hold_now() {
     // refusal (10032934, and 20288582 of 2,000,000 from seed 20000000,
     // where another tab's clear followed it); and a closed page's refresh
     // request reaching the server after the next page's, with the same
-    // token (10274370).
+    // token (10274370); and a signOut() that found nothing to sign out and
+    // resolved while another tab's sign-out was still clearing a crossing
+    // refresh's write-back (20918485).
     let seeds = [
         988063, 988792, 990414, 993690, 995788, 5000384, 5004967, 5005468, 7055722, 10032934,
-        10130980, 10274370, 20288582,
+        10130980, 10274370, 20288582, 20918485,
     ];
     for seed in seeds {
         let schedule = draw(seed);
