@@ -168,6 +168,12 @@ impl<P: Ports> Client<P> {
         if still_leaving(self) {
             self.st().leaving = None;
         }
+        // Memory follows storage again: while leaving, this tab ignored the
+        // writes of this user's session (and kept what it adopted before,
+        // another user's perhaps) that the clean-up has now dealt with.
+        if let Ok(stored) = self.store.load().get().await {
+            self.adopt(stored);
+        }
         let mut confirmed = true;
         for token in &tokens {
             let done = match &url {

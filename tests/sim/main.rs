@@ -572,10 +572,12 @@ fn the_schedules_long_runs_failed_on_hold_now() {
     // request reaching the server after the next page's, with the same
     // token (10274370); and a signOut() that found nothing to sign out and
     // resolved while another tab's sign-out was still clearing a crossing
-    // refresh's write-back (20918485).
+    // refresh's write-back (20918485); and, from 300,000 from 30000000, a
+    // tab that kept in memory another user's session, adopted while it
+    // signed out, after its clean-up had cleared storage (30051415).
     let seeds = [
         988063, 988792, 990414, 993690, 995788, 5000384, 5004967, 5005468, 7055722, 10032934,
-        10130980, 10274370, 20288582, 20918485,
+        10130980, 10274370, 20288582, 20918485, 30051415,
     ];
     for seed in seeds {
         let schedule = draw(seed);
