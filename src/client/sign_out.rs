@@ -150,6 +150,7 @@ impl<P: Ports> Client<P> {
                 .as_ref()
                 .is_some_and(|l| Rc::ptr_eq(l, &leaving))
         };
+        let mut clean = true;
         if let Ok(back) = self.store.load().get().await {
             // (Unless this tab signed in again meanwhile: that session stays.)
             if let Some(r) = back.refresh_token().filter(|_| {
@@ -158,7 +159,8 @@ impl<P: Ports> Client<P> {
                 let r = String::from(r);
                 self.add_pending(&r);
                 tokens.push(r);
-                if self.store.clear().get().await.is_ok() {
+                clean = self.store.clear().get().await.is_ok();
+                if clean {
                     self.ports.post(Signal::Changed);
                 }
             }
@@ -171,8 +173,12 @@ impl<P: Ports> Client<P> {
         // Memory follows storage again: while leaving, this tab ignored the
         // writes of this user's session (and kept what it adopted before,
         // another user's perhaps) that the clean-up has now dealt with.
-        if let Ok(stored) = self.store.load().get().await {
-            self.adopt(stored);
+        // Unless the store failed to clear: then memory, signed out, stays
+        // the truth until it does.
+        if clean && !self.st.borrow().unsaved {
+            if let Ok(stored) = self.store.load().get().await {
+                self.adopt(stored);
+            }
         }
         let mut confirmed = true;
         for token in &tokens {
