@@ -6,44 +6,15 @@
 
 #[path = "../fuzz/checks/client.rs"]
 mod checks;
+#[path = "../fuzz/checks/replay.rs"]
+mod replay;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-/// The inputs of one target, by file.
-fn inputs(target: &str) -> Vec<(PathBuf, Vec<u8>)> {
-    let fuzz = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz");
-    let mut files = Vec::new();
-    for dir in ["corpus", "artifacts"] {
-        let Ok(entries) = std::fs::read_dir(fuzz.join(dir).join(target)) else {
-            continue;
-        };
-        for entry in entries {
-            let path = entry.expect("a readable directory").path();
-            let data = std::fs::read(&path).expect("a readable file");
-            files.push((path, data));
-        }
-    }
-    files.sort();
-    files
-}
-
-/// Runs `check` on every input of `target`, naming each one that fails.
-/// The corpus must hold inputs the parser accepts and inputs it refuses, so
-/// that both paths stay covered.
+/// Replays `target` through `check` (see [`replay::replay`]).
 fn replay(target: &str, check: fn(&[u8]) -> bool) {
-    let files = inputs(target);
-    let mut accepted = 0;
-    let mut failed = Vec::new();
-    for (path, data) in &files {
-        match std::panic::catch_unwind(|| check(data)) {
-            Ok(true) => accepted += 1,
-            Ok(false) => {}
-            Err(_) => failed.push(path.display().to_string()),
-        }
-    }
-    assert!(failed.is_empty(), "{target}: failing inputs: {failed:#?}");
-    assert!(accepted > 0, "{target}: no input of the corpus is accepted");
-    assert!(accepted < files.len(), "{target}: no input is refused");
+    let fuzz = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz");
+    replay::replay(&fuzz, target, check);
 }
 
 #[test]

@@ -5,45 +5,16 @@
 
 #[path = "../../fuzz/checks/server.rs"]
 mod checks;
+#[path = "../../fuzz/checks/replay.rs"]
+mod replay;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-/// The inputs of one target, by file.
-fn inputs(target: &str) -> Vec<(PathBuf, Vec<u8>)> {
+/// Replays `target` through `check` (see [`replay::replay`]): each input
+/// with whether it was accepted.
+fn replay(target: &str, check: fn(&[u8]) -> bool) -> Vec<(Vec<u8>, bool)> {
     let fuzz = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz");
-    let mut files = Vec::new();
-    for dir in ["corpus", "artifacts"] {
-        let Ok(entries) = std::fs::read_dir(fuzz.join(dir).join(target)) else {
-            continue;
-        };
-        for entry in entries {
-            let path = entry.expect("a readable directory").path();
-            let data = std::fs::read(&path).expect("a readable file");
-            files.push((path, data));
-        }
-    }
-    files.sort();
-    files
-}
-
-/// Runs `check` on every input of `target`, naming each one that fails.
-/// The corpus must hold inputs the parser accepts and inputs it refuses, so
-/// that both paths stay covered.
-fn replay(target: &str, check: fn(&[u8]) -> bool) -> Vec<(PathBuf, bool)> {
-    let files = inputs(target);
-    let mut outcomes = Vec::new();
-    let mut failed = Vec::new();
-    for (path, data) in &files {
-        match std::panic::catch_unwind(|| check(data)) {
-            Ok(accepted) => outcomes.push((path.clone(), accepted)),
-            Err(_) => failed.push(path.display().to_string()),
-        }
-    }
-    assert!(failed.is_empty(), "{target}: failing inputs: {failed:#?}");
-    let accepted = outcomes.iter().filter(|(_, a)| *a).count();
-    assert!(accepted > 0, "{target}: no input of the corpus is accepted");
-    assert!(accepted < files.len(), "{target}: no input is refused");
-    outcomes
+    replay::replay(&fuzz, target, check)
 }
 
 #[test]
@@ -51,11 +22,8 @@ fn server_request_corpus() {
     let outcomes = replay("server_request", checks::server_request);
     // Every endpoint has a seed the handler accepts.
     for endpoint in passage_auth_server::fuzzing::ENDPOINTS {
-        let seeded = outcomes.iter().any(|(path, accepted)| {
-            *accepted
-                && std::fs::read(path)
-                    .unwrap()
-                    .starts_with(format!("{endpoint}\n").as_bytes())
+        let seeded = outcomes.iter().any(|(data, accepted)| {
+            *accepted && data.starts_with(format!("{endpoint}\n").as_bytes())
         });
         assert!(seeded, "no accepted seed for {endpoint}");
     }
