@@ -5,9 +5,9 @@
 //! so a corpus file replays through exactly the target's logic.
 #![allow(dead_code)]
 
-use passage_user::client::values::{AuthResultFields, RefreshReply};
+use passage_user::client::values::{AuthResultFields, RefreshReply, AUTH_RESULT_KEYS};
 use passage_user::core::error::{Code, Error};
-use passage_user::core::jwt::{self, base64url_decode, Claims, JwtError};
+use passage_user::core::jwt::{self, base64url_decode, base64url_encode as b64, Claims, JwtError};
 use passage_user::core::policy::{parse_retry_after, Policy};
 use passage_user::core::session::{parse_unix_seconds, RawAuthResult, Session, Status};
 use serde::Deserialize;
@@ -17,21 +17,6 @@ use serde_json::{Map, Value};
 pub const NOW_MS: f64 = 1_700_000_000_000.0;
 
 const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-/// Unpadded base64url, written independently of the client's decoder.
-pub fn b64(bytes: &[u8]) -> String {
-    let mut out = String::new();
-    for chunk in bytes.chunks(3) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |acc, (i, &b)| acc | (u32::from(b) << (16 - 8 * i)));
-        for i in 0..=chunk.len() {
-            out.push(char::from(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize]));
-        }
-    }
-    out
-}
 
 fn is_b64(s: &str) -> bool {
     s.bytes().all(|b| ALPHABET.contains(&b))
@@ -289,16 +274,6 @@ fn check_retry_after(s: &str) {
 }
 
 // ---- AuthResult and refresh reply validation ----
-
-/// The keys the wasm edge copies from the app's AuthResult object.
-const AUTH_RESULT_KEYS: [&str; 6] = [
-    "auth_token",
-    "authToken",
-    "refresh_token",
-    "refreshToken",
-    "refresh_token_expiration",
-    "refreshTokenExpiration",
-];
 
 /// What the edge does with an AuthResult: copies the known keys of the
 /// object into a fresh one and reads that with serde (serde-wasm-bindgen in

@@ -43,6 +43,17 @@ impl<T> Field<T> {
     }
 }
 
+/// The keys of an AuthResult, in both spellings: what the API edge copies
+/// from the app's object before reading it as [`AuthResultFields`].
+pub const AUTH_RESULT_KEYS: [&str; 6] = [
+    "auth_token",
+    "authToken",
+    "refresh_token",
+    "refreshToken",
+    "refresh_token_expiration",
+    "refreshTokenExpiration",
+];
+
 /// An AuthResult's fields in both spellings (SPEC section 2).
 #[derive(Clone, Debug, Default, PartialEq, serde::Deserialize)]
 #[serde(default)]

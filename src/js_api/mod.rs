@@ -20,7 +20,7 @@ use wasm_bindgen_futures::future_to_promise;
 use crate::browser::custom_store::CustomStore;
 use crate::browser::local_store::LocalStore;
 use crate::browser::{Browser, JsJson};
-use crate::client::values::{AuthResultFields, Field};
+use crate::client::values::{AuthResultFields, Field, AUTH_RESULT_KEYS};
 use crate::client::{Client, MemoryStore};
 use crate::core::error::{Code, Error};
 use crate::ports::Store;
@@ -120,16 +120,6 @@ struct PasskeyArg {
     id: Field<String>,
     cred_id: Field<String>,
 }
-
-/// The keys of an AuthResult, in both spellings.
-const AUTH_RESULT_KEYS: [&str; 6] = [
-    "auth_token",
-    "authToken",
-    "refresh_token",
-    "refreshToken",
-    "refresh_token_expiration",
-    "refreshTokenExpiration",
-];
 
 /// The signed-in user's session.
 #[wasm_bindgen]
