@@ -153,15 +153,9 @@ struct Call {
     code: Cell<Option<Code>>,
 }
 
-/// Runs one schedule; answers its failures and its story.
-fn run(seed: u64, schedule: &Schedule, grace: i64) -> (Vec<String>, Vec<String>) {
-    let (failures, story, _) = run_counting(seed, schedule, grace);
-    (failures, story)
-}
-
-/// As [`run`], also answering how many refresh replies were lost with a
-/// closed page.
-fn run_counting(seed: u64, schedule: &Schedule, grace: i64) -> (Vec<String>, Vec<String>, u32) {
+/// Runs one schedule; answers its failures, its story, and how many
+/// refresh replies were lost with a closed page.
+fn run(seed: u64, schedule: &Schedule, grace: i64) -> (Vec<String>, Vec<String>, u32) {
     let w = World::new(
         seed,
         Settings {
@@ -530,29 +524,34 @@ fn draw(seed: u64) -> Schedule {
         .current()
 }
 
-/// Runs `SIM_RUNS` schedules from `SIM_SEED`, with the server's grace period.
-fn check_schedules(grace: i64) -> u64 {
+/// Runs the schedule of `seed` with the server's grace period, and fails
+/// with its story if an invariant broke. Answers how many ops it has, and
+/// how many refresh replies it lost with a closed page.
+fn check_schedule(seed: u64, grace: i64) -> (u64, u32) {
     // The schedules' delivery lags (up to 90 ms) stay under the linger.
     const _: () = assert!(LINGER_MS > 90);
-    let runs = env("SIM_RUNS", 1000);
+    let schedule = draw(seed);
+    let (failures, story, lost) = run(seed, &schedule, grace);
+    // The grace-period test runs half of SIM_RUNS.
+    let runs = if grace > 0 { 2 } else { 1 };
+    assert!(
+        failures.is_empty(),
+        "schedule {seed} ({} tabs, faults {}, lag {} ms, grace {grace} s): {}\n\
+         SIM_SEED={seed} SIM_RUNS={runs} reproduces it; the story up to the first failure:\n{}",
+        schedule.tabs,
+        schedule.faults,
+        schedule.lag,
+        failures[..failures.len().min(5)].join("; "),
+        story.join("\n"),
+    );
+    (schedule.ops.len() as u64, lost)
+}
+
+/// The first `1/share` of the `SIM_RUNS` seeds (1,000 by default) from
+/// `SIM_SEED` (1).
+fn seeds(share: u64) -> std::ops::Range<u64> {
     let first = env("SIM_SEED", 1);
-    let mut calls = 0;
-    for seed in first..first + runs {
-        let schedule = draw(seed);
-        let (failures, story) = run(seed, &schedule, grace);
-        calls += schedule.ops.len() as u64;
-        assert!(
-            failures.is_empty(),
-            "schedule {seed} ({} tabs, faults {}, lag {} ms, grace {grace} s): {}\n\
-             SIM_SEED={seed} SIM_RUNS=1 reproduces it; the story up to the first failure:\n{}",
-            schedule.tabs,
-            schedule.faults,
-            schedule.lag,
-            failures[..failures.len().min(5)].join("; "),
-            story.join("\n"),
-        );
-    }
-    calls
+    first..first + env("SIM_RUNS", 1000) / share
 }
 
 #[test]
@@ -580,27 +579,28 @@ fn the_schedules_long_runs_failed_on_hold_now() {
         10130980, 10274370, 20288582, 20918485, 30051415,
     ];
     for seed in seeds {
-        let schedule = draw(seed);
         for grace in [0, 30] {
-            let (failures, story) = run(seed, &schedule, grace);
-            assert!(
-                failures.is_empty(),
-                "schedule {seed}, grace {grace} s: {}\n{}",
-                failures[..failures.len().min(5)].join("; "),
-                story.join("\n"),
-            );
+            check_schedule(seed, grace);
         }
     }
 }
 
 #[test]
 fn the_clients_invariants_hold_over_random_schedules() {
-    let ops = check_schedules(0);
+    let ops: u64 = seeds(1).map(|seed| check_schedule(seed, 0).0).sum();
     assert!(ops > 0);
 }
 
 /// A world of one or more tabs with a signed-in user, no faults.
 fn quiet_world(tabs: usize, lifetime: i64) -> Rc<World> {
+    let w = signed_in_world(tabs, lifetime, 0);
+    w.exec.run(1000.0, || {});
+    w
+}
+
+/// `tabs` tabs without faults, 8 ms of lag, tokens of `lifetime` s and
+/// the server's `grace`; tab 0 has just signed in u1.
+fn signed_in_world(tabs: usize, lifetime: i64, grace: i64) -> Rc<World> {
     let w = World::new(
         7,
         Settings {
@@ -609,7 +609,7 @@ fn quiet_world(tabs: usize, lifetime: i64) -> Rc<World> {
             lifetime,
             timeout_ms: TIMEOUT_MS,
             lag: 8,
-            grace: 0,
+            grace,
         },
     );
     let pair = w.server.login(&w, "u1");
@@ -618,7 +618,6 @@ fn quiet_world(tabs: usize, lifetime: i64) -> Rc<World> {
         .client()
         .set_auth_result(fields.read().expect("well-typed fields"))
         .expect("a valid AuthResult");
-    w.exec.run(1000.0, || {});
     w
 }
 
@@ -718,22 +717,9 @@ fn with_a_reuse_grace_period_a_page_closed_after_a_rotation_loses_no_session() {
     // with the pair it was rotated to for 30 s: a refresh reply lost with a
     // closed page no longer ends the session, so no refresh token may be
     // reused at all (check_schedules asserts it with grace on).
-    let lost = Cell::new(0);
-    let runs = env("SIM_RUNS", 1000) / 2;
-    let first = env("SIM_SEED", 1);
-    for seed in first..first + runs {
-        let schedule = draw(seed);
-        let (failures, story, replies_lost) = run_counting(seed, &schedule, 30);
-        lost.set(lost.get() + replies_lost);
-        assert!(
-            failures.is_empty(),
-            "schedule {seed} with a 30 s grace period: {}\nSIM_SEED={seed} SIM_RUNS=2 reproduces it:\n{}",
-            failures[..failures.len().min(5)].join("; "),
-            story.join("\n"),
-        );
-    }
+    let lost: u32 = seeds(2).map(|seed| check_schedule(seed, 30).1).sum();
     assert!(
-        lost.get() > 0,
+        lost > 0,
         "no schedule lost a refresh reply: the case went untested"
     );
 }
@@ -743,23 +729,7 @@ fn with_a_reuse_grace_period_a_page_closed_after_a_rotation_loses_no_session() {
 /// on alone. Answers the reuses the server saw, whether a later refresh
 /// works, and what tab 0's call got.
 fn frozen_holder(grace: i64) -> (u32, bool, Result<String, Error>) {
-    let w = World::new(
-        7,
-        Settings {
-            tabs: 2,
-            faults: 0.0,
-            lifetime: 20,
-            timeout_ms: TIMEOUT_MS,
-            lag: 8,
-            grace,
-        },
-    );
-    let pair = w.server.login(&w, "u1");
-    let fields: AuthResultFields = serde_json::from_value(pair).unwrap();
-    w.tab(0)
-        .client()
-        .set_auth_result(fields.read().unwrap())
-        .unwrap();
+    let w = signed_in_world(2, 20, grace);
     // Past the token's freshness.
     w.exec.run(19_000.0, || {});
     // Tab 0 takes the lock and freezes just before sending, for 10 s (the
@@ -807,23 +777,7 @@ fn with_strict_rotation_a_frozen_lock_holder_that_wakes_ends_the_session() {
 /// after, it asks for a token, and gets the pair the server sends again.
 /// Answers the world, that token and when it came.
 fn reopened_after_rotation(later_ms: f64) -> (Rc<World>, String, f64) {
-    let w = World::new(
-        7,
-        Settings {
-            tabs: 1,
-            faults: 0.0,
-            lifetime: 20,
-            timeout_ms: TIMEOUT_MS,
-            lag: 8,
-            grace: 30,
-        },
-    );
-    let pair = w.server.login(&w, "u1");
-    let fields: AuthResultFields = serde_json::from_value(pair).unwrap();
-    w.tab(0)
-        .client()
-        .set_auth_result(fields.read().unwrap())
-        .unwrap();
+    let w = signed_in_world(1, 20, 30);
     w.exec.run(19_000.0, || {});
     let first = w.server.families.borrow()[0].current.clone();
     let refresh = w.tab(0).client().refresh(true);
