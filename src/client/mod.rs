@@ -558,8 +558,6 @@ impl<P: Ports> Client<P> {
         self.publish();
     }
 
-    /// The server's clock offset to keep after a refresh reply's token,
-    /// which was issued just now.
     /// Keeps the clock correction a refresh reply `s`, received at local
     /// time `at`, gives; or answers the offset that needs a second reading
     /// first (see [`skew_after_refresh`]).

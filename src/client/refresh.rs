@@ -194,9 +194,12 @@ impl<P: Ports> Client<P> {
 
     /// Decides from `s`, sends, retries transient failures, stores the
     /// result.
-    async fn run_refresh(self: &Rc<Self>, mut s: Session, force: bool) -> Result<String, Error> {
+    async fn run_refresh(
+        self: &Rc<Self>,
+        mut s: Session,
+        mut force: bool,
+    ) -> Result<String, Error> {
         let mut adopted = 0;
-        let mut force = force;
         // The clock offset read from this refresh's first reply, while a
         // second reading is awaited.
         let mut earlier = None;

@@ -105,8 +105,8 @@ impl<P: Ports> Client<P> {
             // holders queued before us are done.
             // (This tab's own kept lock is kept: it waits for this tab's
             // last write to reach the others.)
-            let name = self.lock_name(&Session::default());
             if self.st.borrow().lingering.is_none() {
+                let name = self.lock_name(&Session::default());
                 let guard = match self.wait_lock(&name).await {
                     Locked::Held { guard, .. } => Some(guard),
                     Locked::TimedOut | Locked::Unsupported => None,
@@ -150,21 +150,35 @@ impl<P: Ports> Client<P> {
                 .as_ref()
                 .is_some_and(|l| Rc::ptr_eq(l, &leaving))
         };
-        let mut clean = true;
-        if let Ok(back) = self.store.load().get().await {
-            // (Unless this tab signed in again meanwhile: that session stays.)
-            if let Some(r) = back.refresh_token().filter(|_| {
-                still_leaving(self) && !self.foreign(&back) && Self::leaving_user(&back, &leaving)
-            }) {
-                let r = String::from(r);
-                self.add_pending(&r);
-                tokens.push(r);
-                clean = self.store.clear().get().await.is_ok();
-                if clean {
-                    self.ports.post(Signal::Changed);
+        // What the store holds once the clean-up is done: unknown when it
+        // failed to answer or to clear.
+        let after = match self.store.load().get().await {
+            Ok(back) => {
+                // (Unless this tab signed in again meanwhile: that session
+                // stays.)
+                let written_back = back
+                    .refresh_token()
+                    .filter(|_| {
+                        still_leaving(self)
+                            && !self.foreign(&back)
+                            && Self::leaving_user(&back, &leaving)
+                    })
+                    .map(String::from);
+                match written_back {
+                    Some(r) => {
+                        self.add_pending(&r);
+                        tokens.push(r);
+                        let cleared = self.store.clear().get().await.is_ok();
+                        if cleared {
+                            self.ports.post(Signal::Changed);
+                        }
+                        cleared.then(Session::default)
+                    }
+                    None => Some(back),
                 }
             }
-        }
+            Err(_) => None,
+        };
         // From here, with the lock ours, no refresh can write: a session of
         // this user that appears now is a new sign-in.
         if still_leaving(self) {
@@ -175,10 +189,8 @@ impl<P: Ports> Client<P> {
         // another user's perhaps) that the clean-up has now dealt with.
         // Unless the store failed to clear: then memory, signed out, stays
         // the truth until it does.
-        if clean && !self.st.borrow().unsaved {
-            if let Ok(stored) = self.store.load().get().await {
-                self.adopt(stored);
-            }
+        if let Some(stored) = after.filter(|_| !self.st.borrow().unsaved) {
+            self.adopt(stored);
         }
         let mut confirmed = true;
         for token in &tokens {
