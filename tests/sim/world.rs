@@ -812,14 +812,6 @@ impl Server {
                     return (200, None, Some(json!({ "auth_result": pair })));
                 }
                 self.reuses.set(self.reuses.get() + 1);
-                eprintln!(
-                    "DBG reuse at {} token {} current {} fam {} prev {:?}",
-                    world.now(),
-                    token,
-                    family.current,
-                    family.id,
-                    family.previous.as_ref().map(|p| (p.0.clone(), p.1))
-                );
                 if family
                     .previous
                     .as_ref()
