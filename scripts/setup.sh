@@ -12,6 +12,15 @@ if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   rustup target add wasm32-unknown-unknown
 fi
 
+# The test command's lints (a minimal rustup profile has neither).
+if [ "${1:-}" != --build ]; then
+  for component in rustfmt clippy; do
+    if ! rustup component list --installed | grep -q "^$component-"; then
+      rustup component add "$component"
+    fi
+  done
+fi
+
 # The CLI must match the wasm-bindgen crate exactly; Cargo.toml pins it.
 wb_version=$(sed -n 's/^wasm-bindgen = .*"=\([0-9.]*\)".*/\1/p' Cargo.toml)
 [ -n "$wb_version" ] || { echo "no pinned wasm-bindgen version in Cargo.toml" >&2; exit 1; }
