@@ -4,10 +4,9 @@ use std::ffi::OsString;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 
-use crate::account::SocialSeed;
-use crate::admin::UserAction;
-use crate::config::{AppPatch, Overrides, DEMO_APP};
-use crate::server::ServeOptions;
+use crate::config::{AppPatch, Overrides, ServeOptions, DEMO_APP};
+use crate::store::account::SocialSeed;
+use crate::store::UserAction;
 
 pub const USAGE: &str = "\
 A local, Passage-compatible authentication API for demos and tests.

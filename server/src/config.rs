@@ -1,12 +1,16 @@
 //! Server settings: defaults, `DATA_DIR/config.json`, and command-line
-//! overrides, merged in that order of increasing precedence.
+//! overrides, merged in that order of increasing precedence; and what
+//! follows from an app's settings alone (its passkey RP ID and origins).
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+use webauthn_rp::request::AsciiDomain;
 
-use crate::metadata::MetadataField;
+use crate::metadata::{self, MetadataField};
+use crate::util::truncate;
 
 pub const DEMO_APP: &str = "demo";
 pub const DEFAULT_ADMIN_KEY: &str = "local-admin-key";
@@ -44,7 +48,7 @@ pub struct AppSettings {
     /// server's own base URL.
     pub origin: Option<String>,
     /// Passkeys: the WebAuthn RP ID; `None` derives it from the origin
-    /// (see `passkeys::rp_id`).
+    /// (see [`rp_id`]).
     pub rp_id: Option<String>,
     /// Passkeys: the origins accepted in `clientDataJSON`; empty derives
     /// them from the origin.
@@ -153,14 +157,14 @@ impl AppPatch {
         }
         if let Some(rp_id) = &self.rp_id {
             if !rp_id.is_empty() {
-                crate::passkeys::validate_rp_id(rp_id)?;
+                validate_rp_id(rp_id)?;
             }
         }
         for origin in self.webauthn_origins.iter().flatten() {
             validate_origin(origin)?;
         }
         if let Some(schema) = &self.user_metadata_schema {
-            crate::metadata::validate_schema(schema)?;
+            metadata::validate_schema(schema)?;
         }
         if let Some(v) = self.reuse_grace {
             validate_reuse_grace("reuse_grace", v)?;
@@ -216,9 +220,70 @@ pub fn validate_origin(origin: &str) -> Result<(), String> {
     } else {
         Err(format!(
             "invalid origin {:?}: expected http(s)://host[:port]",
-            crate::util::truncate(origin, 100)
+            truncate(origin, 100)
         ))
     }
+}
+
+/// Checks an RP ID setting: an ASCII domain such as `localhost` or
+/// `example.com`.
+pub fn validate_rp_id(rp_id: &str) -> Result<(), String> {
+    if rp_id.len() > 253 || rp_id.contains(['/', ':']) {
+        return Err(format!(
+            "invalid rp_id {:?}: expected a domain such as example.com",
+            truncate(rp_id, 100)
+        ));
+    }
+    AsciiDomain::try_from(rp_id.to_owned())
+        .map(|_| ())
+        .map_err(|e| format!("invalid rp_id {rp_id:?}: {e}"))
+}
+
+/// The host of `scheme://host[:port]`, brackets kept for IPv6.
+fn origin_host(origin: &str) -> Option<&str> {
+    let rest = origin.split_once("://")?.1;
+    if rest.starts_with('[') {
+        return rest.find(']').map(|end| &rest[..=end]);
+    }
+    Some(rest.split(':').next().unwrap_or(rest))
+}
+
+fn is_loopback_ip(host: &str) -> bool {
+    host == "[::1]"
+        || host
+            .parse::<std::net::Ipv4Addr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// The app's passkey RP ID: its `rp_id` setting, else the host of its
+/// origin (`origin`: the app's own, else the server's), where a loopback IP
+/// becomes `localhost` (browsers refuse WebAuthn on IPs).
+pub fn rp_id(app: &AppSettings, origin: &str) -> String {
+    if let Some(rp_id) = &app.rp_id {
+        return rp_id.clone();
+    }
+    match origin_host(origin) {
+        Some(host) if is_loopback_ip(host) => "localhost".to_owned(),
+        Some(host) => host.to_owned(),
+        None => "localhost".to_owned(),
+    }
+}
+
+/// The origins a passkey ceremony may come from: the app's
+/// `webauthn_origins` setting, else its origin, plus that origin with
+/// `localhost` for its host when it is a loopback IP and the RP ID is
+/// `localhost`.
+pub fn allowed_origins(app: &AppSettings, origin: &str) -> Vec<String> {
+    if !app.webauthn_origins.is_empty() {
+        return app.webauthn_origins.clone();
+    }
+    let mut origins = vec![origin.to_owned()];
+    if let Some(host) = origin_host(origin) {
+        if is_loopback_ip(host) && rp_id(app, origin) == "localhost" {
+            origins.push(origin.replacen(host, "localhost", 1));
+        }
+    }
+    origins
 }
 
 /// App ids are used in URLs and as the last path segment of `iss`.
@@ -299,6 +364,24 @@ impl FileConfig {
         }
         Ok(())
     }
+}
+
+/// The `serve` command's options (the flags).
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    pub addr: SocketAddr,
+    pub data: PathBuf,
+    pub www: Option<PathBuf>,
+    pub pkg: Option<PathBuf>,
+    pub overrides: Overrides,
+}
+
+/// The directories of static files: the demo (`--www`, served at `/`) and
+/// the built package (`--pkg`, served at `/pkg/`).
+#[derive(Debug, Clone, Default)]
+pub struct StaticDirs {
+    pub www: Option<PathBuf>,
+    pub pkg: Option<PathBuf>,
 }
 
 /// Everything the server needs to know at start, after merging defaults,
@@ -504,6 +587,28 @@ mod tests {
             r#"{"apps": {"demo": {"auth_token_lifetime": -1}}}"#
         )
         .is_err());
+    }
+
+    #[test]
+    fn finds_origin_hosts() {
+        assert_eq!(origin_host("http://127.0.0.1:8787"), Some("127.0.0.1"));
+        assert_eq!(
+            origin_host("https://app.example.com"),
+            Some("app.example.com")
+        );
+        assert_eq!(origin_host("http://[::1]:3000"), Some("[::1]"));
+        assert_eq!(origin_host("nonsense"), None);
+        assert!(is_loopback_ip("127.0.0.1") && is_loopback_ip("[::1]"));
+        assert!(!is_loopback_ip("localhost") && !is_loopback_ip("10.0.0.1"));
+    }
+
+    #[test]
+    fn checks_rp_ids() {
+        assert!(validate_rp_id("localhost").is_ok());
+        assert!(validate_rp_id("app.example.com").is_ok());
+        assert!(validate_rp_id("http://example.com").is_err());
+        assert!(validate_rp_id("example.com:8080").is_err());
+        assert!(validate_rp_id("").is_err());
     }
 
     #[test]
