@@ -47,6 +47,8 @@ pub fn run(options: ServeOptions) -> Result<(), String> {
 async fn serve(options: ServeOptions) -> Result<(), String> {
     prepare_data_dir(&options.data)?;
     let settings = Settings::resolve(FileConfig::load(&options.data)?, options.overrides.clone())?;
+    // Refused before anything listens; the warning once the port is known.
+    settings.exposure(options.addr)?;
     let static_dirs = static_dirs(&options)?;
 
     // Registered before the "listening on" line, so that a signal sent as
@@ -60,6 +62,9 @@ async fn serve(options: ServeOptions) -> Result<(), String> {
     let local = listener
         .local_addr()
         .map_err(|e| format!("cannot listen on {}: {e}", options.addr))?;
+    if let Some(warning) = settings.exposure(local)? {
+        eprintln!("{warning}");
+    }
     let state = open_state(&options.data, settings, static_dirs, local).await?;
     let app_ids: Vec<String> = state.all_apps().into_iter().map(|a| a.id).collect();
     eprintln!(
