@@ -11,13 +11,14 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::config::{valid_app_id, AppPatch, AppSettings};
+use crate::config::{valid_app_id, AppPatch, AppSettings, DEMO_APP};
 use crate::error::{parse_json, ApiError};
+use crate::extract::{self, App};
 use crate::faults::FaultRequest;
 use crate::purge;
 use crate::state::{AppState, SharedState};
-use crate::store::{self, User, STATUS_ACTIVE, STATUS_INACTIVE};
-use crate::util::secure_eq;
+use crate::store::{self, account, UserAction};
+use crate::util::{secure_eq, system_now, truncate};
 
 /// The key of an `Authorization: Bearer <key>` header, if there is one.
 pub(crate) fn presented_key(headers: &axum::http::HeaderMap) -> Option<String> {
@@ -59,8 +60,8 @@ fn app_json(state: &SharedState, app: &AppSettings) -> Value {
         "inactivity_timeout": app.inactivity_timeout,
         "origin": state.app_origin(app),
         "issuer": state.issuer(&app.id),
-        "rp_id": crate::passkeys::rp_id(state, app),
-        "webauthn_origins": crate::passkeys::allowed_origins(state, app),
+        "rp_id": state.rp_id(app),
+        "webauthn_origins": state.webauthn_origins(app),
         "user_metadata_schema": app.user_metadata_schema,
         "reuse_grace": app.reuse_grace_or(state.reuse_grace),
     })
@@ -77,12 +78,8 @@ pub async fn list_apps(State(state): State<SharedState>) -> Json<Value> {
 }
 
 /// `GET /admin/apps/{app}`.
-pub async fn get_app(
-    State(state): State<SharedState>,
-    Path(app_id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    let app = state.app(&app_id)?;
-    Ok(Json(json!({ "app": app_json(&state, &app) })))
+pub async fn get_app(State(state): State<SharedState>, App(app): App) -> Json<Value> {
+    Json(json!({ "app": app_json(&state, &app) }))
 }
 
 /// The settings of a `PUT /admin/apps/{app}` body, checked.
@@ -109,7 +106,7 @@ pub async fn put_app(
         ));
     }
     let patch = app_patch_of(&body)?;
-    let existing = state.app(&app_id).ok();
+    let existing = state.app(&app_id);
     let created = existing.is_none();
     let mut app = existing.unwrap_or_else(|| AppSettings::with_defaults(&app_id));
     app.apply(&patch);
@@ -119,7 +116,7 @@ pub async fn put_app(
             let now = state.clock.now_global();
             state.db.write(|tx| store::upsert_app(tx, &saved, now))?;
             state.set_app(saved);
-            Ok(())
+            Ok::<_, ApiError>(())
         })
         .await?;
     Ok(Json(
@@ -127,72 +124,19 @@ pub async fn put_app(
     ))
 }
 
-/// What the backend SDKs can do to a user; also the CLI subcommands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum UserAction {
-    SignOut,
-    Deactivate,
-    Activate,
-}
-
-impl UserAction {
-    pub fn parse(name: &str) -> Option<UserAction> {
-        match name {
-            "signout" => Some(UserAction::SignOut),
-            "deactivate" => Some(UserAction::Deactivate),
-            "activate" => Some(UserAction::Activate),
-            _ => None,
-        }
-    }
-
-    pub fn past_tense(self) -> &'static str {
-        match self {
-            UserAction::SignOut => "signed out",
-            UserAction::Deactivate => "deactivated",
-            UserAction::Activate => "activated",
-        }
-    }
-}
-
-/// Carries out a user action in one transaction; returns the user after it
-/// and the number of sessions revoked. `Ok(None)`: no such user.
-pub fn run_user_action(
-    conn: &rusqlite::Connection,
-    app_id: &str,
-    user_key: &str,
-    action: UserAction,
-    now: i64,
-) -> rusqlite::Result<Option<(User, usize)>> {
-    let Some(user) = store::find_user(conn, app_id, user_key)? else {
-        return Ok(None);
-    };
-    let result = match action {
-        UserAction::SignOut => {
-            let revoked = store::revoke_user_sessions(conn, &user.id, now, "signed_out_by_admin")?;
-            (user, revoked)
-        }
-        UserAction::Deactivate => store::set_user_status(conn, &user, STATUS_INACTIVE, now)?,
-        UserAction::Activate => store::set_user_status(conn, &user, STATUS_ACTIVE, now)?,
-    };
-    Ok(Some(result))
-}
-
 fn user_not_found(app: &str, user: &str) -> ApiError {
     ApiError::not_found(
         "user_not_found",
-        format!(
-            "no user {:?} in app {app}",
-            crate::util::truncate(user, 100)
-        ),
+        format!("no user {:?} in app {app}", truncate(user, 100)),
     )
 }
 
 /// `POST /admin/apps/{app}/users/{user}/{signout|deactivate|activate}`.
 pub async fn user_action(
     State(state): State<SharedState>,
-    Path((app_id, user_key, action)): Path<(String, String, String)>,
+    App(app): App,
+    Path((_, user_key, action)): Path<(String, String, String)>,
 ) -> Result<Json<Value>, ApiError> {
-    let app = state.app(&app_id)?;
     let action = UserAction::parse(&action).ok_or_else(|| {
         ApiError::not_found(
             "not_found",
@@ -204,7 +148,7 @@ pub async fn user_action(
             let now = state.clock.now(&app.id);
             let (user, revoked) = state
                 .db
-                .write(|tx| run_user_action(tx, &app.id, &user_key, action, now))?
+                .write(|tx| store::run_user_action(tx, &app.id, &user_key, action, now))?
                 .ok_or_else(|| user_not_found(&app.id, &user_key))?;
             Ok(Json(
                 json!({ "user": user.to_json(), "revoked_sessions": revoked }),
@@ -216,9 +160,9 @@ pub async fn user_action(
 /// `GET /admin/apps/{app}/users/{user}`.
 pub async fn get_user(
     State(state): State<SharedState>,
-    Path((app_id, user_key)): Path<(String, String)>,
+    App(app): App,
+    Path((_, user_key)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
-    let app = state.app(&app_id)?;
     state
         .blocking(move |state| {
             let now = state.clock.now(&app.id);
@@ -229,7 +173,7 @@ pub async fn get_user(
                         return Ok(None);
                     };
                     let live = store::count_live_sessions(conn, &user.id, now)?;
-                    let user = crate::account::user_json(conn, &app, &user)?;
+                    let user = account::user_json(conn, &app, &user)?;
                     Ok(Some((user, live)))
                 })?
                 .ok_or_else(|| user_not_found(&app.id, &user_key))?;
@@ -274,7 +218,7 @@ pub async fn get_stats(
     State(state): State<SharedState>,
     query: Result<Query<AppQuery>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    let app = app_param(query)?.unwrap_or_else(|| crate::config::DEMO_APP.to_owned());
+    let app = app_param(query)?.unwrap_or_else(|| DEMO_APP.to_owned());
     Ok(Json(
         serde_json::to_value(state.stats.get(&app)).map_err(ApiError::internal)?,
     ))
@@ -307,7 +251,7 @@ fn clock_json(state: &SharedState, app: Option<&str>) -> Value {
         "offset_secs": state.clock.global_offset(),
         "app_offsets": state.clock.app_offsets(),
         "now": state.clock.now_global(),
-        "real_now": crate::util::system_now(),
+        "real_now": system_now(),
     });
     if let Some(app) = app {
         value["app"] = json!(app);
@@ -347,7 +291,7 @@ pub async fn set_clock(
     let request = clock_request_of(&body)?;
     match &request.app {
         Some(app) => {
-            state.app(app)?;
+            extract::app(&state, app)?;
             state.clock.set_app_offset(app, request.offset_secs);
         }
         None => state.clock.set_global_offset(request.offset_secs),
@@ -363,7 +307,7 @@ pub async fn get_db(
 ) -> Result<Json<Value>, ApiError> {
     let app = app_param(query)?;
     if let Some(app) = &app {
-        state.app(app)?;
+        extract::app(&state, app)?;
     }
     state
         .blocking(move |state| {
@@ -392,7 +336,7 @@ fn db_json(state: &AppState, counts: purge::Counts) -> Value {
 pub async fn run_purge(State(state): State<SharedState>) -> Result<Json<Value>, ApiError> {
     state
         .blocking(|state| {
-            let (deleted, elapsed) = purge::run(state)?;
+            let (deleted, elapsed) = state.purge_now()?;
             let counts = state.db.read(|conn| purge::counts(conn, None))?;
             Ok(Json(json!({
                 "deleted": deleted,

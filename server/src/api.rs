@@ -2,19 +2,17 @@
 //! (SPEC section 1), plus the demo login and a demo protected endpoint.
 
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::{Extension, Json};
+use axum::Json;
 use serde::Deserialize;
-use serde_json::json;
+use serde_json::{json, Value};
 
-use crate::config::AppSettings;
 use crate::error::{ApiError, JsonBody};
-use crate::faults::{self, Endpoint};
-use crate::server::ConnHandle;
+use crate::extract::{App, SignedIn};
 use crate::state::SharedState;
-use crate::store::{self, Issued, RevokeOutcome, User};
+use crate::store::{self, account, Issued, RevokeOutcome};
 
 /// Refresh tokens this server issues are 43 characters; anything much longer
 /// is refused without a database look-up.
@@ -37,19 +35,7 @@ pub struct LoginBody {
     identifier: String,
 }
 
-/// Counts the request, then carries out a pending fault for it, if any.
-pub(crate) async fn before(
-    state: &SharedState,
-    app: &str,
-    endpoint: Endpoint,
-    conn: Option<&Extension<ConnHandle>>,
-) -> Option<Response> {
-    state.stats.received(app, endpoint);
-    let fault = state.faults.take(app, endpoint)?;
-    faults::apply(&fault, conn.map(|Extension(c)| c)).await
-}
-
-fn auth_result(token: String, issued: &Issued) -> Response {
+fn auth_result(token: String, issued: &Issued) -> Json<Value> {
     Json(json!({
         "auth_result": {
             "auth_token": token,
@@ -58,23 +44,16 @@ fn auth_result(token: String, issued: &Issued) -> Response {
             "refresh_token_expiration": issued.expires_at,
         }
     }))
-    .into_response()
 }
 
 /// `POST /v1/apps/{app}/tokens`: rotation.
 pub async fn refresh(
     State(state): State<SharedState>,
-    Path(app_id): Path<String>,
-    conn: Option<Extension<ConnHandle>>,
-    body: Result<JsonBody<RefreshBody>, ApiError>,
-) -> Result<Response, ApiError> {
-    let app = state.app(&app_id)?;
-    if let Some(response) = before(&state, &app.id, Endpoint::Refresh, conn.as_ref()).await {
-        return Ok(response);
-    }
-    let JsonBody(body) = body?;
+    App(app): App,
+    JsonBody(body): JsonBody<RefreshBody>,
+) -> Result<Json<Value>, ApiError> {
     let token = refresh_token_of(body)?;
-    let response = state
+    state
         .blocking(move |state| {
             let now = state.clock.now(&app.id);
             let rotation = store::Rotation {
@@ -85,12 +64,13 @@ pub async fn refresh(
                 .db
                 .write(|tx| store::refresh(tx, &app, &token, now, rotation))?
                 .map_err(refusal)?;
-            let jwt = state.auth_token(&app, &issued, now)?;
+            let jwt = state
+                .auth_token(&app, &issued, now)
+                .map_err(ApiError::internal)?;
             state.stats.refresh_ok(&app.id, issued.retried);
             Ok(auth_result(jwt, &issued))
         })
-        .await?;
-    Ok(response)
+        .await
 }
 
 /// The token of a refresh body; one this server cannot have issued is
@@ -110,14 +90,9 @@ fn refusal(r: store::Refusal) -> ApiError {
 /// `DELETE /v1/apps/{app}/tokens?refresh_token=...`: sign-out.
 pub async fn revoke(
     State(state): State<SharedState>,
-    Path(app_id): Path<String>,
-    conn: Option<Extension<ConnHandle>>,
+    App(app): App,
     query: Result<Query<RevokeQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let app = state.app(&app_id)?;
-    if let Some(response) = before(&state, &app.id, Endpoint::Revoke, conn.as_ref()).await {
-        return Ok(response);
-    }
     let token = revoke_token_of(query)?;
     state
         .blocking(move |state| {
@@ -156,87 +131,27 @@ fn revoke_not_found() -> ApiError {
     ApiError::not_found("refresh_token_not_found", "refresh token not found")
 }
 
-/// The token of an `Authorization: Bearer <token>` header, if there is one.
-pub(crate) fn bearer_token(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            let (scheme, token) = v.trim().split_once(' ')?;
-            scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
-        })
-        .filter(|t| !t.is_empty())
-        .map(str::to_owned)
-}
-
-/// The user of a valid `Authorization: Bearer <jwt>` for this app.
-pub(crate) async fn authenticated_user(
-    state: &SharedState,
-    app: &AppSettings,
-    headers: &HeaderMap,
-) -> Result<User, ApiError> {
-    let token = bearer_token(headers).ok_or_else(|| {
-        ApiError::unauthorized(
-            "missing_auth_token",
-            "an Authorization: Bearer token is required",
-        )
-    })?;
-    let app = app.clone();
-    state
-        .blocking(move |state| {
-            let now = state.clock.now(&app.id);
-            let claims = state
-                .signer
-                .verify(&token, &state.issuer(&app.id), &app.id, now)
-                .ok_or_else(|| {
-                    ApiError::unauthorized(
-                        "invalid_auth_token",
-                        "the auth token is invalid, expired or for another app",
-                    )
-                })?;
-            let user = state
-                .db
-                .read(|conn| store::user_by_id(conn, &app.id, &claims.sub))?
-                .ok_or_else(|| ApiError::unauthorized("invalid_auth_token", "unknown user"))?;
-            if !user.is_active() {
-                return Err(ApiError::unauthorized(
-                    "user_deactivated",
-                    "user is deactivated",
-                ));
-            }
-            Ok(user)
-        })
-        .await
-}
-
 /// `GET /v1/apps/{app}/currentuser`.
 pub async fn current_user(
     State(state): State<SharedState>,
-    Path(app_id): Path<String>,
-    conn: Option<Extension<ConnHandle>>,
-    headers: HeaderMap,
-) -> Result<Response, ApiError> {
-    let app = state.app(&app_id)?;
-    if let Some(response) = before(&state, &app.id, Endpoint::Currentuser, conn.as_ref()).await {
-        return Ok(response);
-    }
-    let user = authenticated_user(&state, &app, &headers).await?;
-    let user = crate::account::full_user(&state, &app, user).await?;
-    Ok(Json(json!({ "user": user })).into_response())
+    SignedIn { app, user }: SignedIn,
+) -> Result<Json<Value>, ApiError> {
+    state
+        .blocking(move |state| {
+            let user = state
+                .db
+                .read(|conn| account::user_json(conn, &app, &user))?;
+            Ok(Json(json!({ "user": user })))
+        })
+        .await
 }
 
 /// `POST /v1/apps/{app}/demo/login`: stands in for the Passage element.
 pub async fn demo_login(
     State(state): State<SharedState>,
-    Path(app_id): Path<String>,
-    conn: Option<Extension<ConnHandle>>,
-    body: Result<JsonBody<LoginBody>, ApiError>,
-) -> Result<Response, ApiError> {
-    let app = state.app(&app_id)?;
-    if let Some(response) = before(&state, &app.id, Endpoint::Login, conn.as_ref()).await {
-        return Ok(response);
-    }
-    let JsonBody(body) = body?;
+    App(app): App,
+    JsonBody(body): JsonBody<LoginBody>,
+) -> Result<Json<Value>, ApiError> {
     let identifier = login_identifier(body)?;
     state
         .blocking(move |state| {
@@ -251,7 +166,9 @@ pub async fn demo_login(
                         "user is deactivated",
                     )
                 })?;
-            let jwt = state.auth_token(&app, &issued, now)?;
+            let jwt = state
+                .auth_token(&app, &issued, now)
+                .map_err(ApiError::internal)?;
             Ok(auth_result(jwt, &issued))
         })
         .await
@@ -278,30 +195,18 @@ fn validate_email(identifier: &str) -> Result<(), ApiError> {
 /// `GET /v1/apps/{app}/demo/api/hello`: a protected API for the demo page.
 pub async fn demo_hello(
     State(state): State<SharedState>,
-    Path(app_id): Path<String>,
-    conn: Option<Extension<ConnHandle>>,
-    headers: HeaderMap,
-) -> Result<Response, ApiError> {
-    let app = state.app(&app_id)?;
-    if let Some(response) = before(&state, &app.id, Endpoint::Hello, conn.as_ref()).await {
-        return Ok(response);
-    }
-    let user = authenticated_user(&state, &app, &headers).await?;
-    Ok(Json(json!({
+    SignedIn { app, user }: SignedIn,
+) -> Json<Value> {
+    Json(json!({
         "message": format!("Hello, {}! This answer comes from a protected API.", user.email),
         "user": user.to_json(),
         "server_time": state.clock.now(&app.id),
     }))
-    .into_response())
 }
 
 /// `GET /v1/apps/{app}/.well-known/jwks.json`.
-pub async fn jwks(
-    State(state): State<SharedState>,
-    Path(app_id): Path<String>,
-) -> Result<Response, ApiError> {
-    state.app(&app_id)?;
-    Ok(Json(state.signer.jwks()).into_response())
+pub async fn jwks(State(state): State<SharedState>, _: App) -> Json<Value> {
+    Json(state.signer.jwks())
 }
 
 #[cfg(test)]

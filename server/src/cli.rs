@@ -4,10 +4,9 @@ use std::ffi::OsString;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 
-use crate::account::SocialSeed;
-use crate::admin::UserAction;
-use crate::config::{AppPatch, Overrides, DEMO_APP};
-use crate::server::ServeOptions;
+use crate::config::{AppPatch, Overrides, ServeOptions, DEMO_APP};
+use crate::store::account::SocialSeed;
+use crate::store::UserAction;
 
 pub const USAGE: &str = "\
 A local, Passage-compatible authentication API for demos and tests.
@@ -28,7 +27,10 @@ OPTIONS:
                                  [default: http://ADDR]
     --origin URL                 Extra allowed CORS origin, repeatable (\"*\" allows any);
                                  http://localhost:* and http://127.0.0.1:* are always allowed
-    --admin-key KEY              Key for the /admin API [default: local-admin-key]
+    --admin-key KEY              Key for the /admin API [default: local-admin-key]; on an ADDR
+                                 that is not loopback, at least 24 characters
+    --allow-insecure-admin-key   Start on an ADDR that is not loopback even with the default
+                                 admin key or a shorter one (anyone reaching it can use /admin)
     --auth-token-lifetime SECS   Demo app: auth token lifetime [default: 300]
     --session-expiration SECS    Demo app: absolute session length [default: 2592000 (30 days)]
     --inactivity-timeout SECS    Demo app: inactivity timeout [default: 604800 (7 days)]
@@ -165,6 +167,7 @@ fn parse_serve(mut args: Args) -> Result<Command, String> {
             "--public-url" => options.overrides.public_url = Some(args.value(&arg)?),
             "--origin" => options.overrides.origins.push(args.value(&arg)?),
             "--admin-key" => options.overrides.admin_key = Some(args.value(&arg)?),
+            "--allow-insecure-admin-key" => options.overrides.allow_insecure_admin_key = true,
             "--auth-token-lifetime" => {
                 demo.auth_token_lifetime = Some(parse_secs(&arg, &args.value(&arg)?)?)
             }
@@ -306,6 +309,7 @@ mod tests {
             "--retention=600",
             "--purge-interval",
             "0",
+            "--allow-insecure-admin-key",
         ])
         .unwrap() else {
             panic!("not serve")
@@ -318,6 +322,7 @@ mod tests {
         assert_eq!(o.overrides.origins.len(), 2);
         assert_eq!(o.overrides.demo.auth_token_lifetime, Some(5));
         assert_eq!(o.overrides.admin_key.as_deref(), Some("k"));
+        assert!(o.overrides.allow_insecure_admin_key);
     }
 
     #[test]
@@ -406,5 +411,6 @@ mod tests {
         assert!(parse_strs(&["--reuse-grace", "-1"]).is_err());
         assert!(parse_strs(&["--retention"]).is_err());
         assert!(parse_strs(&["--help=x"]).is_err());
+        assert!(parse_strs(&["--allow-insecure-admin-key=yes"]).is_err());
     }
 }

@@ -1,15 +1,22 @@
 //! Server settings: defaults, `DATA_DIR/config.json`, and command-line
-//! overrides, merged in that order of increasing precedence.
+//! overrides, merged in that order of increasing precedence; and what
+//! follows from an app's settings alone (its passkey RP ID and origins).
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+use webauthn_rp::request::AsciiDomain;
 
-use crate::metadata::MetadataField;
+use crate::metadata::{self, MetadataField};
+use crate::util::truncate;
 
 pub const DEMO_APP: &str = "demo";
 pub const DEFAULT_ADMIN_KEY: &str = "local-admin-key";
+/// Off loopback, a shorter admin key (or the default one) is refused unless
+/// the operator says so (`--allow-insecure-admin-key`).
+pub const MIN_ADMIN_KEY_LEN: usize = 24;
 pub const DEFAULT_AUTH_TOKEN_LIFETIME: u64 = 300;
 pub const DEFAULT_SESSION_EXPIRATION: u64 = 30 * 24 * 3600;
 pub const DEFAULT_INACTIVITY_TIMEOUT: u64 = 7 * 24 * 3600;
@@ -44,7 +51,7 @@ pub struct AppSettings {
     /// server's own base URL.
     pub origin: Option<String>,
     /// Passkeys: the WebAuthn RP ID; `None` derives it from the origin
-    /// (see `passkeys::rp_id`).
+    /// (see [`rp_id`]).
     pub rp_id: Option<String>,
     /// Passkeys: the origins accepted in `clientDataJSON`; empty derives
     /// them from the origin.
@@ -153,14 +160,14 @@ impl AppPatch {
         }
         if let Some(rp_id) = &self.rp_id {
             if !rp_id.is_empty() {
-                crate::passkeys::validate_rp_id(rp_id)?;
+                validate_rp_id(rp_id)?;
             }
         }
         for origin in self.webauthn_origins.iter().flatten() {
             validate_origin(origin)?;
         }
         if let Some(schema) = &self.user_metadata_schema {
-            crate::metadata::validate_schema(schema)?;
+            metadata::validate_schema(schema)?;
         }
         if let Some(v) = self.reuse_grace {
             validate_reuse_grace("reuse_grace", v)?;
@@ -216,9 +223,70 @@ pub fn validate_origin(origin: &str) -> Result<(), String> {
     } else {
         Err(format!(
             "invalid origin {:?}: expected http(s)://host[:port]",
-            crate::util::truncate(origin, 100)
+            truncate(origin, 100)
         ))
     }
+}
+
+/// Checks an RP ID setting: an ASCII domain such as `localhost` or
+/// `example.com`.
+pub fn validate_rp_id(rp_id: &str) -> Result<(), String> {
+    if rp_id.len() > 253 || rp_id.contains(['/', ':']) {
+        return Err(format!(
+            "invalid rp_id {:?}: expected a domain such as example.com",
+            truncate(rp_id, 100)
+        ));
+    }
+    AsciiDomain::try_from(rp_id.to_owned())
+        .map(|_| ())
+        .map_err(|e| format!("invalid rp_id {rp_id:?}: {e}"))
+}
+
+/// The host of `scheme://host[:port]`, brackets kept for IPv6.
+fn origin_host(origin: &str) -> Option<&str> {
+    let rest = origin.split_once("://")?.1;
+    if rest.starts_with('[') {
+        return rest.find(']').map(|end| &rest[..=end]);
+    }
+    Some(rest.split(':').next().unwrap_or(rest))
+}
+
+fn is_loopback_ip(host: &str) -> bool {
+    host == "[::1]"
+        || host
+            .parse::<std::net::Ipv4Addr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// The app's passkey RP ID: its `rp_id` setting, else the host of its
+/// origin (`origin`: the app's own, else the server's), where a loopback IP
+/// becomes `localhost` (browsers refuse WebAuthn on IPs).
+pub fn rp_id(app: &AppSettings, origin: &str) -> String {
+    if let Some(rp_id) = &app.rp_id {
+        return rp_id.clone();
+    }
+    match origin_host(origin) {
+        Some(host) if is_loopback_ip(host) => "localhost".to_owned(),
+        Some(host) => host.to_owned(),
+        None => "localhost".to_owned(),
+    }
+}
+
+/// The origins a passkey ceremony may come from: the app's
+/// `webauthn_origins` setting, else its origin, plus that origin with
+/// `localhost` for its host when it is a loopback IP and the RP ID is
+/// `localhost`.
+pub fn allowed_origins(app: &AppSettings, origin: &str) -> Vec<String> {
+    if !app.webauthn_origins.is_empty() {
+        return app.webauthn_origins.clone();
+    }
+    let mut origins = vec![origin.to_owned()];
+    if let Some(host) = origin_host(origin) {
+        if is_loopback_ip(host) && rp_id(app, origin) == "localhost" {
+            origins.push(origin.replacen(host, "localhost", 1));
+        }
+    }
+    origins
 }
 
 /// App ids are used in URLs and as the last path segment of `iss`.
@@ -235,6 +303,8 @@ pub fn valid_app_id(id: &str) -> bool {
 #[serde(deny_unknown_fields)]
 pub struct FileConfig {
     pub admin_key: Option<String>,
+    /// Start off loopback even with the default or a short admin key.
+    pub allow_insecure_admin_key: Option<bool>,
     /// Extra CORS origins (`"*"` allows any origin).
     #[serde(default)]
     pub origins: Vec<String>,
@@ -301,11 +371,31 @@ impl FileConfig {
     }
 }
 
+/// The `serve` command's options (the flags).
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    pub addr: SocketAddr,
+    pub data: PathBuf,
+    pub www: Option<PathBuf>,
+    pub pkg: Option<PathBuf>,
+    pub overrides: Overrides,
+}
+
+/// The directories of static files: the demo (`--www`, served at `/`) and
+/// the built package (`--pkg`, served at `/pkg/`).
+#[derive(Debug, Clone, Default)]
+pub struct StaticDirs {
+    pub www: Option<PathBuf>,
+    pub pkg: Option<PathBuf>,
+}
+
 /// Everything the server needs to know at start, after merging defaults,
 /// the config file and the flags.
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub admin_key: String,
+    /// Off loopback, accept the default or a short admin key.
+    pub allow_insecure_admin_key: bool,
     pub origins: Vec<String>,
     pub public_url: Option<String>,
     /// Apps declared by configuration: always `demo`, plus those of the
@@ -323,6 +413,8 @@ pub struct Settings {
 #[derive(Debug, Clone, Default)]
 pub struct Overrides {
     pub admin_key: Option<String>,
+    /// `--allow-insecure-admin-key` was given.
+    pub allow_insecure_admin_key: bool,
     pub origins: Vec<String>,
     pub public_url: Option<String>,
     pub demo: AppPatch,
@@ -332,6 +424,55 @@ pub struct Overrides {
 }
 
 impl Settings {
+    /// Whether the server may listen on `addr` with these settings. On
+    /// loopback (127.0.0.0/8, ::1): yes, silently. Elsewhere, anyone who
+    /// can reach the address can reach the demo login and the admin API:
+    /// it is refused (`Err`, what to do) while the admin key is the default
+    /// one or shorter than [`MIN_ADMIN_KEY_LEN`], unless allowed
+    /// explicitly; otherwise `Ok(Some(warning))`, what the address exposes.
+    pub fn exposure(&self, addr: SocketAddr) -> Result<Option<String>, String> {
+        if addr.ip().to_canonical().is_loopback() {
+            return Ok(None);
+        }
+        let weak_key = if self.admin_key == DEFAULT_ADMIN_KEY {
+            Some("the default admin key".to_owned())
+        } else if self.admin_key.chars().count() < MIN_ADMIN_KEY_LEN {
+            Some(format!(
+                "an admin key shorter than {MIN_ADMIN_KEY_LEN} characters"
+            ))
+        } else {
+            None
+        };
+        if let (Some(weak_key), false) = (&weak_key, self.allow_insecure_admin_key) {
+            return Err(format!(
+                "refusing to listen on {addr}, which is not a loopback address, with \
+                 {weak_key}: anyone who can reach it could use the admin API (sign users \
+                 out, deactivate them, shift the clock, inject faults). Give an admin key \
+                 of at least {MIN_ADMIN_KEY_LEN} characters (--admin-key, or admin_key in \
+                 config.json), or pass --allow-insecure-admin-key if everyone who can \
+                 reach this address is trusted"
+            ));
+        }
+        let mut warning = format!(
+            "warning: {addr} is not a loopback address; whoever can reach it can\n\
+             \x20 - sign in as any user by email alone, with no password or code \
+             (the demo login, POST /v1/apps/APP/demo/login);\n\
+             \x20 - with the admin key, use the admin API (/admin): sign users out, \
+             deactivate them, change apps, open magic links, shift the clock;\n\
+             \x20 - with the admin key, inject faults (POST /admin/faults) that make \
+             other clients' requests fail, hang or lose their answers.\n\
+             This server is for demos and tests: keep it on a network you trust."
+        );
+        if let Some(weak_key) = weak_key {
+            warning.push_str(&format!(
+                "\nwarning: {weak_key} is in use, as allowed by --allow-insecure-admin-key \
+                 (or allow_insecure_admin_key in config.json): anyone who can reach this \
+                 address can use the admin API."
+            ));
+        }
+        Ok(Some(warning))
+    }
+
     pub fn resolve(file: FileConfig, flags: Overrides) -> Result<Self, String> {
         flags
             .demo
@@ -386,6 +527,8 @@ impl Settings {
         validate_purge_interval("--purge-interval", purge_interval)?;
         Ok(Settings {
             admin_key,
+            allow_insecure_admin_key: flags.allow_insecure_admin_key
+                || file.allow_insecure_admin_key.unwrap_or(false),
             origins,
             public_url,
             apps,
@@ -408,6 +551,63 @@ mod tests {
         assert_eq!(s.apps[0].auth_token_lifetime, 300);
         assert_eq!(s.apps[0].session_expiration, 2_592_000);
         assert_eq!(s.apps[0].inactivity_timeout, 604_800);
+    }
+
+    #[test]
+    fn off_loopback_a_weak_admin_key_is_refused_unless_allowed() {
+        let settings = |key: Option<&str>, file_allows: bool, flag_allows: bool| {
+            let file = FileConfig {
+                allow_insecure_admin_key: Some(file_allows),
+                ..FileConfig::default()
+            };
+            let flags = Overrides {
+                admin_key: key.map(str::to_owned),
+                allow_insecure_admin_key: flag_allows,
+                ..Overrides::default()
+            };
+            Settings::resolve(file, flags).unwrap()
+        };
+        let addr = |a: &str| a.parse::<SocketAddr>().unwrap();
+        let long = "k".repeat(MIN_ADMIN_KEY_LEN);
+        let short = "k".repeat(MIN_ADMIN_KEY_LEN - 1);
+        for loopback in [
+            "127.0.0.1:0",
+            "127.3.2.1:8787",
+            "[::1]:0",
+            "[::ffff:127.0.0.1]:0",
+        ] {
+            assert_eq!(
+                settings(None, false, false).exposure(addr(loopback)),
+                Ok(None)
+            );
+        }
+        for exposed in [
+            "0.0.0.0:0",
+            "[::]:8787",
+            "192.168.1.5:80",
+            "[::ffff:10.0.0.1]:0",
+        ] {
+            let exposed = addr(exposed);
+            let refused = settings(None, false, false).exposure(exposed).unwrap_err();
+            assert!(refused.contains("the default admin key"), "{refused}");
+            assert!(refused.contains("--allow-insecure-admin-key"), "{refused}");
+            let refused = settings(Some(&short), false, false).exposure(exposed);
+            assert!(refused.unwrap_err().contains("shorter than 24"));
+            let warning = settings(Some(&long), false, false).exposure(exposed);
+            let warning = warning.unwrap().unwrap();
+            assert!(warning.contains("demo login") && warning.contains("inject faults"));
+            assert!(!warning.contains("--allow-insecure-admin-key"));
+            for (file, flag) in [(true, false), (false, true)] {
+                let warning = settings(None, file, flag)
+                    .exposure(exposed)
+                    .unwrap()
+                    .unwrap();
+                assert!(
+                    warning.contains("the default admin key is in use"),
+                    "{warning}"
+                );
+            }
+        }
     }
 
     #[test]
@@ -504,6 +704,28 @@ mod tests {
             r#"{"apps": {"demo": {"auth_token_lifetime": -1}}}"#
         )
         .is_err());
+    }
+
+    #[test]
+    fn finds_origin_hosts() {
+        assert_eq!(origin_host("http://127.0.0.1:8787"), Some("127.0.0.1"));
+        assert_eq!(
+            origin_host("https://app.example.com"),
+            Some("app.example.com")
+        );
+        assert_eq!(origin_host("http://[::1]:3000"), Some("[::1]"));
+        assert_eq!(origin_host("nonsense"), None);
+        assert!(is_loopback_ip("127.0.0.1") && is_loopback_ip("[::1]"));
+        assert!(!is_loopback_ip("localhost") && !is_loopback_ip("10.0.0.1"));
+    }
+
+    #[test]
+    fn checks_rp_ids() {
+        assert!(validate_rp_id("localhost").is_ok());
+        assert!(validate_rp_id("app.example.com").is_ok());
+        assert!(validate_rp_id("http://example.com").is_err());
+        assert!(validate_rp_id("example.com:8080").is_err());
+        assert!(validate_rp_id("").is_err());
     }
 
     #[test]

@@ -40,6 +40,14 @@ impl ApiError {
         Self::new(StatusCode::UNAUTHORIZED, code, message)
     }
 
+    /// The 404 for an app id that names no app.
+    pub fn app_not_found(id: &str) -> Self {
+        Self::not_found(
+            "app_not_found",
+            format!("no app with id {:?}", truncate(id, 64)),
+        )
+    }
+
     /// An internal failure; the detail goes to the log, not to the client.
     pub fn internal(detail: impl std::fmt::Display) -> Self {
         eprintln!("internal error: {detail}");
@@ -57,6 +65,13 @@ impl From<rusqlite::Error> for ApiError {
     }
 }
 
+/// Blocking work that did not finish (it panicked).
+impl From<tokio::task::JoinError> for ApiError {
+    fn from(e: tokio::task::JoinError) -> Self {
+        ApiError::internal(e)
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         (
@@ -66,6 +81,10 @@ impl IntoResponse for ApiError {
             .into_response()
     }
 }
+
+/// Request bodies larger than this are refused with 413 (a megabyte-long
+/// value still gets a proper answer from the handler).
+pub const BODY_LIMIT: usize = 2 * 1024 * 1024;
 
 /// A JSON request body, whatever its `Content-Type` (a `keepalive` or
 /// `sendBeacon` request may not be able to set one), with JSON errors.

@@ -1,15 +1,11 @@
-//! Fault injection for tests: the next N requests to an endpoint of an app
-//! get an error status, a delay, a malformed body, or a dropped connection.
+//! Faults for tests: the next N requests to an endpoint of an app get an
+//! error status, a delay, a malformed body, or a dropped connection. This
+//! is the list the admin API fills; the middleware that carries them out is
+//! `fault_injection`.
 
 use std::sync::Mutex;
-use std::time::Duration;
 
-use axum::http::{header, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
-
-use crate::server::ConnHandle;
 
 /// The endpoints that faults (and the request counters) know about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -165,56 +161,6 @@ impl Faults {
             list.faults.remove(index);
         }
         Some(taken)
-    }
-}
-
-/// Carries out a fault. `None`: go on and handle the request normally (after
-/// the delay); `Some`: the response to send instead. For `drop` this never
-/// returns: the connection is closed under the pending request.
-pub async fn apply(fault: &Fault, conn: Option<&ConnHandle>) -> Option<Response> {
-    if fault.delay_ms > 0 && fault.mode != Mode::Late {
-        tokio::time::sleep(Duration::from_millis(fault.delay_ms)).await;
-    }
-    match fault.mode {
-        Mode::Delay => None,
-        Mode::Late => {
-            if let Some(conn) = conn {
-                conn.hold_reply(Duration::from_millis(fault.delay_ms));
-            }
-            None
-        }
-        Mode::Status => {
-            let status =
-                StatusCode::from_u16(fault.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            let mut response = (
-                status,
-                axum::Json(json!({
-                    "error": format!("injected fault: {}", status.canonical_reason().unwrap_or("error")),
-                    "code": "fault_injected",
-                })),
-            )
-                .into_response();
-            if let Some(secs) = fault.retry_after {
-                response
-                    .headers_mut()
-                    .insert(header::RETRY_AFTER, HeaderValue::from(secs));
-            }
-            Some(response)
-        }
-        Mode::Malformed => {
-            let body = fault
-                .body
-                .clone()
-                .unwrap_or_else(|| DEFAULT_MALFORMED_BODY.to_owned());
-            Some(([(header::CONTENT_TYPE, "application/json")], body).into_response())
-        }
-        Mode::Drop => match conn {
-            Some(conn) => {
-                conn.close();
-                std::future::pending().await
-            }
-            None => Some(StatusCode::INTERNAL_SERVER_ERROR.into_response()),
-        },
     }
 }
 

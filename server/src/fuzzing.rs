@@ -222,7 +222,7 @@ pub fn request(endpoint: &str, body: &[u8]) -> Option<Result<Accepted, Refusal>>
             })
         }),
         "social" => run(|| {
-            let seed: crate::account::SocialSeed = parse_json(body)?;
+            let seed: crate::store::account::SocialSeed = parse_json(body)?;
             seed.validate().map_err(ApiError::bad_request)?;
             Ok(Accepted::Social {
                 provider: seed.provider,
@@ -288,7 +288,7 @@ impl Verifier {
     ) -> Option<(Option<String>, Option<String>, Option<Verified>)> {
         let mut headers = HeaderMap::new();
         headers.insert(header::AUTHORIZATION, HeaderValue::from_bytes(value).ok()?);
-        let token = crate::api::bearer_token(&headers);
+        let token = crate::extract::bearer_token(&headers);
         let admin_key = crate::admin::presented_key(&headers);
         let verified = token.as_deref().and_then(|t| {
             self.0.verify(t, iss, app, now).map(|c| Verified {

@@ -4,27 +4,46 @@
 //! the library target exists so that the fuzz targets and their replay test
 //! reach the request parsers through [`fuzzing`].
 
+// The layers, bottom up (see README.md, "Layout"); each module imports
+// only from its own layer or those below, never in a circle.
+
+// Leaves: plain Rust, no HTTP.
+mod clock;
+mod config;
+mod faults;
+mod jwt;
+mod metadata;
+mod stats;
+mod util;
+
+// The store: the database and the domain on it, no HTTP.
+mod db;
+mod purge;
+mod store;
+
+// The state shared by the handlers, no HTTP.
+mod state;
+
+// HTTP plumbing: errors, extractors, middleware.
+mod access_log;
+mod conn;
+mod cors;
+mod error;
+mod extract;
+mod fault_injection;
+mod long_uri;
+
+// The handlers.
 mod account;
 mod admin;
 mod api;
-mod cli;
-mod clock;
-mod config;
-mod cors;
-mod db;
-mod error;
-mod faults;
-mod jwt;
-mod long_uri;
-mod metadata;
 mod passkeys;
-mod purge;
-mod server;
-mod state;
 mod static_files;
-mod stats;
-mod store;
-mod util;
+
+// The application: command line, router, server.
+mod cli;
+mod routes;
+mod server;
 
 #[doc(hidden)]
 pub mod fuzzing;
@@ -81,14 +100,9 @@ fn open_command(data: &std::path::Path, app: &str, link: &str) -> Result<(), Str
     let db = db::Db::open_existing(&data.join(db::DB_FILE))?;
     let now = util::system_now();
     let opened = db
-        .write(|tx| account::open_magic_link(tx, app, link, now))
+        .write(|tx| store::account::open_magic_link(tx, app, link, now))
         .map_err(|e| format!("database: {e}"))?
-        .map_err(|refusal| {
-            format!(
-                "magic link {link:?} in app {app}: {}",
-                refusal.error().message
-            )
-        })?;
+        .map_err(|refusal| format!("magic link {link:?} in app {app}: {}", refusal.message()))?;
     println!(
         "opened magic link {link} in app {app}: the {} of user {} is now {}",
         opened.kind, opened.user.id, opened.new_value
@@ -101,12 +115,12 @@ fn social_command(
     data: &std::path::Path,
     app: &str,
     user: &str,
-    seed: &account::SocialSeed,
+    seed: &store::account::SocialSeed,
 ) -> Result<(), String> {
     let db = db::Db::open_existing(&data.join(db::DB_FILE))?;
     let now = util::system_now();
     let (found, created) = db
-        .write(|tx| account::seed_social(tx, app, user, seed, now))
+        .write(|tx| store::account::seed_social(tx, app, user, seed, now))
         .map_err(|e| format!("database: {e}"))?
         .ok_or_else(|| format!("no user {user:?} in app {app}"))?;
     println!(
@@ -122,7 +136,7 @@ fn social_command(
 /// The `signout`/`deactivate`/`activate` subcommands, straight on the
 /// database (safe beside a running server: SQLite serialises the writes).
 fn user_command(
-    action: admin::UserAction,
+    action: store::UserAction,
     data: &std::path::Path,
     app: &str,
     user: &str,
@@ -130,7 +144,7 @@ fn user_command(
     let db = db::Db::open_existing(&data.join(db::DB_FILE))?;
     let now = util::system_now();
     let (found, revoked) = db
-        .write(|tx| admin::run_user_action(tx, app, user, action, now))
+        .write(|tx| store::run_user_action(tx, app, user, action, now))
         .map_err(|e| format!("database: {e}"))?
         .ok_or_else(|| format!("no user {user:?} in app {app}"))?;
     println!(

@@ -13,16 +13,19 @@
 //! The purge works in small batches, each its own short write transaction
 //! on the shared writer connection, so requests queue behind one batch at
 //! most, never behind the whole purge.
+//!
+//! The state runs it (`AppState::purge_now`, and in the background).
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use rusqlite::{params, Connection};
 use serde::Serialize;
 
+use crate::clock::Clock;
 use crate::config::AppSettings;
-use crate::state::{AppState, SharedState};
+use crate::db::Db;
 
 /// Sessions deleted per transaction (each with all its tokens).
 const SESSION_BATCH: usize = 100;
@@ -116,67 +119,50 @@ impl Purger {
     }
 }
 
-/// Purges every `interval` seconds (the first time at once), until the
-/// process stops.
-pub async fn background(state: SharedState) {
-    let mut ticks = tokio::time::interval(Duration::from_secs(state.purge.interval));
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        ticks.tick().await;
-        let state = Arc::clone(&state);
-        match tokio::task::spawn_blocking(move || run(&state)).await {
-            Ok(Ok((deleted, elapsed))) if deleted.any() => eprintln!(
-                "purge: {} ended sessions ({} tokens), {} rotated tokens, {} ms",
-                deleted.sessions,
-                deleted.session_tokens,
-                deleted.rotated_tokens,
-                elapsed.as_millis()
-            ),
-            Ok(Ok(_)) => {}
-            Ok(Err(e)) => eprintln!("purge failed: database: {e}"),
-            Err(e) => eprintln!("purge failed: {e}"),
+impl Purger {
+    /// One purge of the `apps` (read once this purge has its turn), each by
+    /// its own (possibly shifted) clock; `default_grace` is the grace period
+    /// of the apps that set none.
+    pub fn run(
+        &self,
+        db: &Db,
+        clock: &Clock,
+        apps: impl FnOnce() -> Vec<AppSettings>,
+        default_grace: u64,
+    ) -> rusqlite::Result<(Deleted, Duration)> {
+        let _one_at_a_time = self.running.lock().unwrap_or_else(|p| p.into_inner());
+        let started = Instant::now();
+        let mut deleted = Deleted::default();
+        let mut longest = Duration::ZERO;
+        for app in apps() {
+            let now = clock.now(&app.id);
+            let grace = app.reuse_grace_or(default_grace);
+            deleted.add(purge_app(self, db, &app, now, grace, &mut longest)?);
         }
+        if deleted.any() && !self.stopping() {
+            give_back_free_pages(self, db, &mut longest)?;
+        }
+        let elapsed = started.elapsed();
+        let mut report = self.report.lock().unwrap_or_else(|p| p.into_inner());
+        report.runs += 1;
+        report.last_run_at = Some(clock.now_global());
+        report.last_duration_ms = elapsed.as_millis() as u64;
+        report.longest_run_ms = report.longest_run_ms.max(report.last_duration_ms);
+        report.longest_batch_us = report.longest_batch_us.max(longest.as_micros() as u64);
+        report.last_deleted = deleted;
+        report.total_deleted.add(deleted);
+        Ok((deleted, elapsed))
     }
-}
-
-/// One purge of every app, each by its own (possibly shifted) clock.
-pub fn run(state: &AppState) -> rusqlite::Result<(Deleted, Duration)> {
-    let _one_at_a_time = state
-        .purge
-        .running
-        .lock()
-        .unwrap_or_else(|p| p.into_inner());
-    let started = Instant::now();
-    let mut deleted = Deleted::default();
-    let mut longest = Duration::ZERO;
-    for app in state.all_apps() {
-        let now = state.clock.now(&app.id);
-        let grace = app.reuse_grace_or(state.reuse_grace);
-        deleted.add(purge_app(state, &app, now, grace, &mut longest)?);
-    }
-    if deleted.any() && !state.purge.stopping() {
-        give_back_free_pages(state, &mut longest)?;
-    }
-    let elapsed = started.elapsed();
-    let mut report = state.purge.report.lock().unwrap_or_else(|p| p.into_inner());
-    report.runs += 1;
-    report.last_run_at = Some(state.clock.now_global());
-    report.last_duration_ms = elapsed.as_millis() as u64;
-    report.longest_run_ms = report.longest_run_ms.max(report.last_duration_ms);
-    report.longest_batch_us = report.longest_batch_us.max(longest.as_micros() as u64);
-    report.last_deleted = deleted;
-    report.total_deleted.add(deleted);
-    Ok((deleted, elapsed))
 }
 
 /// Runs one batch in a write transaction, keeping the longest time a batch
 /// held the writer.
 fn batch<T>(
-    state: &AppState,
+    db: &Db,
     longest: &mut Duration,
     f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
 ) -> rusqlite::Result<T> {
-    state.db.write(|tx| {
+    db.write(|tx| {
         let started = Instant::now();
         let value = f(tx);
         *longest = (*longest).max(started.elapsed());
@@ -185,21 +171,22 @@ fn batch<T>(
 }
 
 fn purge_app(
-    state: &AppState,
+    purger: &Purger,
+    db: &Db,
     app: &AppSettings,
     now: i64,
     grace: u64,
     longest: &mut Duration,
 ) -> rusqlite::Result<Deleted> {
-    let retention = state.purge.retention as i64;
+    let retention = purger.retention as i64;
     let ended_before = now.saturating_sub(retention);
     let rotated_before = now.saturating_sub(retention.max(grace as i64));
     let mut deleted = Deleted::default();
     loop {
-        if state.purge.stopping() {
+        if purger.stopping() {
             return Ok(deleted);
         }
-        let (sessions, tokens) = batch(state, longest, |tx| {
+        let (sessions, tokens) = batch(db, longest, |tx| {
             delete_ended_sessions(tx, app, ended_before, SESSION_BATCH)
         })?;
         deleted.sessions += sessions as u64;
@@ -210,10 +197,10 @@ fn purge_app(
         std::thread::sleep(BATCH_PAUSE);
     }
     loop {
-        if state.purge.stopping() {
+        if purger.stopping() {
             return Ok(deleted);
         }
-        let tokens = batch(state, longest, |tx| {
+        let tokens = batch(db, longest, |tx| {
             delete_rotated_tokens(tx, &app.id, rotated_before, TOKEN_BATCH)
         })?;
         deleted.rotated_tokens += tokens as u64;
@@ -282,23 +269,23 @@ pub fn delete_rotated_tokens(
 /// next automatic checkpoint. A reader in the middle of a query holds a
 /// checkpoint back: it is tried again a few times, the writer free between
 /// tries.
-fn give_back_free_pages(state: &AppState, longest: &mut Duration) -> rusqlite::Result<()> {
+fn give_back_free_pages(purger: &Purger, db: &Db, longest: &mut Duration) -> rusqlite::Result<()> {
     // Bounded: other writers may free pages meanwhile.
     for _ in 0..100_000 {
-        let left: i64 = batch(state, longest, |tx| {
+        let left: i64 = batch(db, longest, |tx| {
             tx.execute_batch(&format!("PRAGMA incremental_vacuum({VACUUM_PAGES})"))?;
             tx.pragma_query_value(None, "freelist_count", |row| row.get(0))
         })?;
-        if left == 0 || state.purge.stopping() {
+        if left == 0 || purger.stopping() {
             break;
         }
         std::thread::sleep(BATCH_PAUSE);
     }
     for _ in 0..CHECKPOINT_TRIES {
         let started = Instant::now();
-        let complete = state.db.checkpoint()?;
+        let complete = db.checkpoint()?;
         *longest = (*longest).max(started.elapsed());
-        if complete || state.purge.stopping() {
+        if complete || purger.stopping() {
             break;
         }
         std::thread::sleep(CHECKPOINT_PAUSE);

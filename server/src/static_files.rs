@@ -7,14 +7,9 @@ use axum::extract::{Request, State};
 use axum::http::{header, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 
+use crate::config::StaticDirs;
 use crate::error::ApiError;
 use crate::state::SharedState;
-
-#[derive(Debug, Clone, Default)]
-pub struct StaticDirs {
-    pub www: Option<PathBuf>,
-    pub pkg: Option<PathBuf>,
-}
 
 /// The fallback handler: anything no API route matched.
 pub async fn serve(State(state): State<SharedState>, req: Request) -> Response {

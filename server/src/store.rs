@@ -1,7 +1,14 @@
 //! The domain operations on the database: apps, users, sessions and the
 //! rotation of refresh tokens. Every function takes the connection or
 //! transaction to work in and the current time, so callers decide about
-//! locking and the (possibly shifted) clock.
+//! locking and the (possibly shifted) clock. The store knows nothing of
+//! HTTP: refusals are values of its own, and the handlers choose the answer.
+//!
+//! The account (profiles, magic links, metadata, social connections) and the
+//! passkeys are in the submodules.
+
+pub mod account;
+pub mod passkeys;
 
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use serde_json::{json, Value};
@@ -156,7 +163,7 @@ pub fn upsert_app(conn: &Connection, app: &AppSettings, now: i64) -> rusqlite::R
             app.reuse_grace.map(|v| v as i64),
         ],
     )?;
-    crate::account::save_app_settings(conn, app)
+    account::save_app_settings(conn, app)
 }
 
 pub fn load_apps(conn: &Connection) -> rusqlite::Result<Vec<AppSettings>> {
@@ -182,7 +189,7 @@ pub fn load_apps(conn: &Connection) -> rusqlite::Result<Vec<AppSettings>> {
         .collect::<rusqlite::Result<Vec<_>>>()?;
     let mut apps = apps;
     for app in &mut apps {
-        crate::account::load_app_settings(conn, app)?;
+        account::load_app_settings(conn, app)?;
     }
     Ok(apps)
 }
@@ -243,6 +250,56 @@ pub fn revoke_user_sessions(
          WHERE user_id = ?3 AND revoked_at IS NULL",
         params![now, reason, user_id],
     )
+}
+
+/// What the backend SDKs can do to a user; also the CLI subcommands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserAction {
+    SignOut,
+    Deactivate,
+    Activate,
+}
+
+impl UserAction {
+    pub fn parse(name: &str) -> Option<UserAction> {
+        match name {
+            "signout" => Some(UserAction::SignOut),
+            "deactivate" => Some(UserAction::Deactivate),
+            "activate" => Some(UserAction::Activate),
+            _ => None,
+        }
+    }
+
+    pub fn past_tense(self) -> &'static str {
+        match self {
+            UserAction::SignOut => "signed out",
+            UserAction::Deactivate => "deactivated",
+            UserAction::Activate => "activated",
+        }
+    }
+}
+
+/// Carries out a user action in one transaction; returns the user after it
+/// and the number of sessions revoked. `Ok(None)`: no such user.
+pub fn run_user_action(
+    conn: &Connection,
+    app_id: &str,
+    user_key: &str,
+    action: UserAction,
+    now: i64,
+) -> rusqlite::Result<Option<(User, usize)>> {
+    let Some(user) = find_user(conn, app_id, user_key)? else {
+        return Ok(None);
+    };
+    let result = match action {
+        UserAction::SignOut => {
+            let revoked = revoke_user_sessions(conn, &user.id, now, "signed_out_by_admin")?;
+            (user, revoked)
+        }
+        UserAction::Deactivate => set_user_status(conn, &user, STATUS_INACTIVE, now)?,
+        UserAction::Activate => set_user_status(conn, &user, STATUS_ACTIVE, now)?,
+    };
+    Ok(Some(result))
 }
 
 /// Sessions of a user that are neither revoked nor past their absolute end.

@@ -1,0 +1,288 @@
+//! The modules of `src/` import each other in layers (README.md, "Layout"):
+//! a module uses only modules of its own layer or of the layers below,
+//! never in a circle, and nothing below the HTTP layer knows HTTP. This
+//! test reads every `crate::` path in `src/**/*.rs` and fails on any that
+//! breaks these rules, so the layering cannot quietly regress.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+/// The layers, bottom up, and their modules (a file `src/x.rs` or
+/// `src/x/*.rs` is the module `x`; `lib.rs` is `lib`).
+const LAYERS: [(&str, &[&str]); 6] = [
+    (
+        "leaves",
+        &[
+            "clock", "config", "faults", "jwt", "metadata", "stats", "util",
+        ],
+    ),
+    ("store", &["db", "purge", "store"]),
+    ("state", &["state"]),
+    (
+        "http",
+        &[
+            "access_log",
+            "conn",
+            "cors",
+            "error",
+            "extract",
+            "fault_injection",
+            "long_uri",
+        ],
+    ),
+    (
+        "handlers",
+        &["account", "admin", "api", "passkeys", "static_files"],
+    ),
+    ("app", &["cli", "fuzzing", "lib", "routes", "server"]),
+];
+
+/// The first layer that may use HTTP crates; the ones below it know
+/// nothing of HTTP.
+const HTTP_LAYER: usize = 3;
+const HTTP_CRATES: [&str; 4] = ["axum", "hyper", "hyper_util", "tower"];
+
+fn layer_of(module: &str) -> Option<usize> {
+    LAYERS
+        .iter()
+        .position(|(_, modules)| modules.contains(&module))
+}
+
+/// The code of a file without its comment lines (doc links such as
+/// [`crate::clock::Clock`] are not imports).
+fn code_lines(text: &str) -> impl Iterator<Item = &str> {
+    text.lines().filter(|l| !l.trim_start().starts_with("//"))
+}
+
+/// The top-level modules a piece of code names after `crate::`, including
+/// each one of a `use crate::{a, b::c}` group.
+fn crate_modules(code: &str) -> BTreeSet<String> {
+    let mut found = BTreeSet::new();
+    let mut rest = code;
+    while let Some(at) = rest.find("crate::") {
+        let before = rest[..at].chars().next_back();
+        rest = &rest[at + "crate::".len()..];
+        // `passage_auth_server::...` or `$crate::` are not this crate's paths.
+        if before.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '$') {
+            continue;
+        }
+        if let Some(group) = rest.strip_prefix('{') {
+            let mut depth = 1;
+            let end = group
+                .char_indices()
+                .find(|&(_, c)| {
+                    depth += match c {
+                        '{' => 1,
+                        '}' => -1,
+                        _ => 0,
+                    };
+                    depth == 0
+                })
+                .map_or(group.len(), |(i, _)| i);
+            let mut depth = 0;
+            let mut item = String::new();
+            for c in group[..end].chars().chain([',']) {
+                match c {
+                    '{' => depth += 1,
+                    '}' => depth -= 1,
+                    ',' if depth == 0 => {
+                        found.insert(first_ident(item.trim()));
+                        item.clear();
+                        continue;
+                    }
+                    _ => {}
+                }
+                item.push(c);
+            }
+        } else {
+            found.insert(first_ident(rest));
+        }
+    }
+    found.remove("");
+    found.remove("self");
+    found
+}
+
+fn first_ident(s: &str) -> String {
+    s.chars()
+        .take_while(|c| c.is_alphanumeric() || *c == '_')
+        .collect()
+}
+
+/// Whether a piece of code uses one of the HTTP crates.
+fn http_crates(code: &str) -> Vec<&'static str> {
+    HTTP_CRATES
+        .into_iter()
+        .filter(|name| {
+            code.match_indices(&format!("{name}::")).any(|(at, _)| {
+                !code[..at]
+                    .chars()
+                    .next_back()
+                    .is_some_and(|c| c.is_alphanumeric() || c == '_' || c == ':')
+            })
+        })
+        .collect()
+}
+
+fn rust_files(dir: &Path, files: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            rust_files(&path, files);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            files.push(path);
+        }
+    }
+}
+
+/// Each module of `src/` and the code of its files; `main.rs` (the
+/// binary, which only calls the library) is not a module of the library.
+fn modules() -> BTreeMap<String, String> {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let mut modules: BTreeMap<String, String> = BTreeMap::new();
+    for file in files {
+        let relative = file.strip_prefix(&src).unwrap();
+        let first = relative.components().next().unwrap().as_os_str();
+        let module = Path::new(first).file_stem().unwrap().to_str().unwrap();
+        if module == "main" {
+            continue;
+        }
+        let text = std::fs::read_to_string(&file).unwrap();
+        let code = modules.entry(module.to_owned()).or_default();
+        for line in code_lines(&text) {
+            code.push_str(line);
+            code.push('\n');
+        }
+    }
+    modules
+}
+
+/// Who imports whom, self-references left out.
+fn imports(modules: &BTreeMap<String, String>) -> BTreeMap<String, BTreeSet<String>> {
+    modules
+        .iter()
+        .map(|(module, code)| {
+            let mut used = crate_modules(code);
+            used.remove(module);
+            (module.clone(), used)
+        })
+        .collect()
+}
+
+#[test]
+fn every_module_has_a_layer_and_every_layer_module_exists() {
+    let modules = modules();
+    let unplaced: Vec<_> = modules.keys().filter(|m| layer_of(m).is_none()).collect();
+    assert!(
+        unplaced.is_empty(),
+        "modules without a layer (add them to LAYERS here and to README.md's Layout): {unplaced:?}"
+    );
+    for (layer, names) in LAYERS {
+        for name in names {
+            assert!(
+                modules.contains_key(*name),
+                "layer {layer} names {name}, which is not in src/"
+            );
+        }
+    }
+}
+
+#[test]
+fn no_module_imports_from_a_layer_above_its_own() {
+    let mut upward = Vec::new();
+    for (module, used) in imports(&modules()) {
+        let Some(own) = layer_of(&module) else {
+            continue;
+        };
+        for other in used {
+            match layer_of(&other) {
+                Some(theirs) if theirs > own => upward.push(format!(
+                    "{module} ({}) imports {other} ({})",
+                    LAYERS[own].0, LAYERS[theirs].0
+                )),
+                Some(_) => {}
+                None => upward.push(format!("{module} imports {other}, which has no layer")),
+            }
+        }
+    }
+    assert!(
+        upward.is_empty(),
+        "imports that point up a layer:\n{}",
+        upward.join("\n")
+    );
+}
+
+#[test]
+fn no_modules_import_each_other_in_a_circle() {
+    let graph = imports(&modules());
+    // Depth-first, with the path so far: a module met again on it closes a
+    // circle.
+    fn visit<'a>(
+        module: &'a str,
+        graph: &'a BTreeMap<String, BTreeSet<String>>,
+        path: &mut Vec<&'a str>,
+        done: &mut BTreeSet<&'a str>,
+    ) -> Option<Vec<String>> {
+        if let Some(start) = path.iter().position(|m| *m == module) {
+            let mut circle: Vec<String> = path[start..].iter().map(|m| m.to_string()).collect();
+            circle.push(module.to_owned());
+            return Some(circle);
+        }
+        if !done.insert(module) {
+            return None;
+        }
+        path.push(module);
+        for next in graph.get(module).into_iter().flatten() {
+            if let Some(circle) = visit(next, graph, path, done) {
+                return Some(circle);
+            }
+        }
+        path.pop();
+        None
+    }
+    let mut done = BTreeSet::new();
+    for module in graph.keys() {
+        if let Some(circle) = visit(module, &graph, &mut Vec::new(), &mut done) {
+            panic!(
+                "modules import each other in a circle: {}",
+                circle.join(" -> ")
+            );
+        }
+    }
+}
+
+#[test]
+fn nothing_below_the_http_layer_knows_http() {
+    let mut found = Vec::new();
+    for (module, code) in modules() {
+        if layer_of(&module).is_some_and(|layer| layer < HTTP_LAYER) {
+            for name in http_crates(&code) {
+                found.push(format!("{module} uses {name}"));
+            }
+        }
+    }
+    assert!(found.is_empty(), "HTTP below the HTTP layer: {found:?}");
+}
+
+/// The checks above see what they are meant to see.
+#[test]
+fn the_checks_read_paths_groups_and_crates() {
+    let code = "use crate::a::B;\nuse crate::{b, c::{D, E}, self};\nlet x = crate::d::f();\n\
+                passage_auth_server::e::g(); $crate::h!();";
+    assert_eq!(
+        crate_modules(code),
+        ["a", "b", "c", "d"].map(String::from).into()
+    );
+    assert_eq!(
+        http_crates("use axum::Json; tower::ServiceExt"),
+        ["axum", "tower"]
+    );
+    assert!(http_crates("my_axum::x(); serde_json::json!()").is_empty());
+    let text = "/// [`crate::x::Y`]\n// crate::z\nuse crate::w;";
+    assert_eq!(
+        crate_modules(&code_lines(text).collect::<Vec<_>>().join("\n")),
+        ["w"].map(String::from).into()
+    );
+}
