@@ -10,8 +10,11 @@ cd "$(dirname "$0")/.."
 
 # A 64 KiB stack instead of 1 MiB: nothing in the client recurses deeply
 # (the JSON reader is bounded), and every page would otherwise reserve the
-# rest.
-RUSTFLAGS="-C link-arg=-zstack-size=65536" \
+# rest. Paths of this machine (the checkout, cargo's registry) are mapped to
+# machine-free ones: panic locations ship in the wasm.
+cargo_home=${CARGO_HOME:-$HOME/.cargo}
+RUSTFLAGS="-C link-arg=-zstack-size=65536 --remap-path-prefix=$PWD=. \
+--remap-path-prefix=$cargo_home/registry/src=/crates --remap-path-prefix=$cargo_home/git/checkouts=/git" \
   cargo build --release --target wasm32-unknown-unknown -p passage-user
 rm -rf pkg target/pkg-src
 wasm-bindgen --target web --no-typescript --out-dir target/pkg-src --out-name passage_user \
@@ -38,6 +41,11 @@ const m = new WebAssembly.Module(require("fs").readFileSync("target/pkg-src/pass
 const env = WebAssembly.Module.imports(m).filter((i) => i.module === "env");
 if (env.length) { console.error("wasm imports from env:", env.map((i) => i.name).join(", ")); process.exit(1); }
 '
+
+# Nothing that must not ship: float formatting (read from the names the
+# wasm still has before wasm-opt), or a path of this machine.
+node scripts/check-wasm.mjs target/pkg-src/passage_user_bg.wasm \
+  target/pkg-src/passage_user_opt.wasm target/pkg-src/passage_user.js
 
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
 sed "s/@VERSION@/$version/" pkg-template/package.json > pkg/package.json
