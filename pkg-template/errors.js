@@ -1,4 +1,4 @@
-/** An error with a stable `code`; see the README for each code. */
+/** An error with a stable `code`; see docs/contract.md §4 for each code. */
 export class PassageError extends Error {
   constructor(code, message, retryAfter, status, serverCode) {
     super(message);

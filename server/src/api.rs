@@ -1,5 +1,5 @@
 //! The public API under `/v1/apps/{app}`: what the browser client speaks
-//! (SPEC section 1), plus the demo login and a demo protected endpoint.
+//! (docs/contract.md §1), plus the demo login and a demo protected endpoint.
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};

@@ -54,7 +54,7 @@ pub const AUTH_RESULT_KEYS: [&str; 6] = [
     "refreshTokenExpiration",
 ];
 
-/// An AuthResult's fields in both spellings (SPEC section 2).
+/// An AuthResult's fields in both spellings (docs/contract.md §2).
 #[derive(Clone, Debug, Default, PartialEq, serde::Deserialize)]
 #[serde(default)]
 pub struct AuthResultFields {

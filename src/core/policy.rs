@@ -3,7 +3,7 @@
 use super::error::{Code, Error};
 use super::jwt::Claims;
 
-/// The knobs of SPEC section 5, with its defaults.
+/// The knobs of docs/contract.md §5, with their defaults.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Policy {
     /// The most a token is treated as expired before its `exp`.
