@@ -145,15 +145,17 @@ function note(kind, text) {
   $("account-status").textContent = text;
 }
 
-/** Runs an account action and reports it, then redraws the account. */
+/** Runs an account action, redraws the account, then reports the action (so the card is current once the report shows). */
 async function act(what, action) {
+  let report;
   try {
     const done = await action();
-    note("ok", what + (done ? `: ${done}` : ""));
+    report = ["ok", what + (done ? `: ${done}` : "")];
   } catch (error) {
-    note("error", `${what} failed: ${describe(error)}`);
+    report = ["error", `${what} failed: ${describe(error)}`];
   }
   await account();
+  note(...report);
 }
 
 function row(list, text, buttons) {
