@@ -78,8 +78,8 @@ export interface PassageUserOptions {
    * Timeout of each request to the auth server, in seconds (0.1 to 300).
    * Default 10. It bounds each request, not the whole call: a refresh makes
    * at most 3 attempts with backoff, after waiting at most 4 times this for
-   * another tab's refresh (see the README). The old name `timeoutInSeconds`
-   * is refused with `invalid_options`.
+   * another tab's refresh (docs/guide.md, "How long a call can take"). The
+   * old name `timeoutInSeconds` is refused with `invalid_options`.
    */
   requestTimeoutInSeconds?: number;
   /** Mirror the auth token into the `psg_auth_token` cookie (default store only). Default true. */
@@ -227,8 +227,14 @@ export declare class PassageUser {
   constructor(options?: PassageUserOptions);
   /** Stores a login's AuthResult, replacing the whole session. Throws `invalid_auth_result`. */
   setAuthResult(authResult: AuthResult): void;
-  /** The auth token, refreshed only when needed. */
-  getAuthToken(): Promise<string>;
+  /**
+   * The auth token, refreshed only when needed. With `signal`, the call
+   * rejects with the signal's reason (an `AbortError` `DOMException` unless
+   * the app gave another) as soon as it aborts; a refresh that other calls
+   * share goes on for them. Options that are not an object, or a `signal`
+   * that is not an `AbortSignal`, reject with `invalid_options`.
+   */
+  getAuthToken(options?: { signal?: AbortSignal }): Promise<string>;
   /** Forces one refresh (joining one in flight). */
   refresh(): Promise<string>;
   /** True when a well-formed, unexpired auth token is stored. No network. */
@@ -270,7 +276,9 @@ export declare class PassageUser {
   /**
    * A `fetch` that sends `Authorization: Bearer <token>` only to `origins`,
    * and retries once after a forced refresh when the API answers 401.
-   * Rejects with a `PassageError` when no token can be had.
+   * Rejects with a `PassageError` when no token can be had. The request's
+   * `signal` also ends the wait for its token: the call then rejects with
+   * the signal's reason, as `fetch` does, and nothing is sent.
    */
   createFetch(options: FetchHelperOptions): (input: RequestInfo | URL, init?: RequestInit) => Promise<Response>;
   /**
@@ -278,19 +286,27 @@ export declare class PassageUser {
    * `origins`, and a 401 from them is retried once after a forced refresh.
    * Returns a function that removes the interceptors. Throws
    * `invalid_options` for bad options or something that is not an axios
-   * instance.
+   * instance. A request's `signal` or `cancelToken` also ends the wait for
+   * its token (axios rejects it with its `CanceledError`, unsent), and its
+   * `timeout` bounds that wait (an axios error with code `ECONNABORTED`).
    */
   axiosInterceptor<C extends AxiosLikeConfig>(instance: AxiosLike<C>, options: ApiOriginOptions): () => void;
   /**
-   * Subscribes to auth events; returns the unsubscribe function. A listener
-   * removed while an event is being delivered is not called for it.
+   * Subscribes to auth events; returns the unsubscribe function. Events are
+   * delivered when the session changes: those of this tab's own call before
+   * that call's promise resolves (a listener may call back in), those of
+   * other tabs as soon as the browser tells this one. A listener removed
+   * while an event is being delivered is not called for it.
    */
   onAuthStateChange(listener: (event: AuthEvent, detail: AuthEventDetail) => void): () => void;
   /**
    * Removes every listener, channel and timer this instance holds, so that a
    * page can replace its PassageUser without leaking it. The instance keeps
    * working, reading storage on every call instead of listening to other
-   * tabs; auth events are no longer delivered.
+   * tabs; auth events are no longer delivered, to listeners added before or
+   * after. `using user = new PassageUser(...)` (`Symbol.dispose`, where the
+   * runtime has it) calls this; so does wasm-bindgen's `free()`, which never
+   * releases the instance under the app's feet (the garbage collector does).
    */
   dispose(): void;
 }

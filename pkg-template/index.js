@@ -37,6 +37,49 @@ function originOf(url, base = globalThis.location?.href) {
   }
 }
 
+/** Settles as `promise`, or rejects with `signal`'s reason once it aborts. */
+function within(promise, signal) {
+  if (!signal) return promise;
+  if (signal.aborted) return Promise.reject(signal.reason);
+  let stop;
+  const aborted = new Promise((_, fail) => {
+    stop = () => signal.removeEventListener("abort", onAbort);
+    const onAbort = () => fail(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+  return Promise.race([promise, aborted]).finally(stop);
+}
+
+/** The reason of a wait that outlasted axios's `timeout`. */
+const TIMED_OUT = Symbol("timeout");
+
+/**
+ * What ends an axios request's wait for its token: its `signal`, its
+ * `cancelToken`, or its `timeout`.
+ */
+function waitFor({ signal, cancelToken, timeout }) {
+  const controller = new AbortController();
+  const abort = (reason) => controller.abort(reason);
+  const onAbort = () => abort(signal.reason);
+  if (signal?.aborted) abort(signal.reason);
+  signal?.addEventListener?.("abort", onAbort, { once: true });
+  cancelToken?.promise?.then(abort, () => {});
+  const timer = timeout > 0 ? setTimeout(abort, timeout, TIMED_OUT) : undefined;
+  return {
+    signal: controller.signal,
+    done() {
+      clearTimeout(timer);
+      signal?.removeEventListener?.("abort", onAbort);
+    },
+  };
+}
+
+/** axios's own timeout error, in the shape `axios.isAxiosError` knows. */
+function axiosTimeout(config) {
+  const error = new Error(`timeout of ${config.timeout}ms exceeded`);
+  return Object.assign(error, { name: "AxiosError", code: "ECONNABORTED", config, isAxiosError: true });
+}
+
 const helpers = {
   /**
    * A `fetch` that sends `Authorization: Bearer <token>` to the named API
@@ -52,10 +95,13 @@ const helpers = {
       if (!allowed.has(originOf(request.url))) return send(request);
       // A body can be read once: keep a copy for the retry.
       const retry = request.clone();
-      request.headers.set("Authorization", `Bearer ${await this.getAuthToken()}`);
+      // The request's signal also cancels the wait for its token, with the
+      // signal's reason (an AbortError), as fetch itself would.
+      const options = { signal: request.signal };
+      request.headers.set("Authorization", `Bearer ${await this.getAuthToken(options)}`);
       const response = await send(request);
       if (response.status !== 401) return response;
-      retry.headers.set("Authorization", `Bearer ${await this.refresh()}`);
+      retry.headers.set("Authorization", `Bearer ${await within(this.refresh(), request.signal)}`);
       return send(retry);
     };
   },
@@ -78,6 +124,20 @@ const helpers = {
       ours.add(config);
       return config;
     };
+    // The token, or `config` as it is when the request was cancelled while
+    // waiting (axios then rejects it with its CanceledError, unsent).
+    const withToken = async (config, get) => {
+      const wait = waitFor(config);
+      try {
+        return authorize(config, await get({ signal: wait.signal }));
+      } catch (e) {
+        if (!wait.signal.aborted) throw e;
+        if (wait.signal.reason === TIMED_OUT) throw axiosTimeout(config);
+        return config;
+      } finally {
+        wait.done();
+      }
+    };
     const request = instance.interceptors.request.use(async (config) => {
       let url;
       try {
@@ -85,13 +145,13 @@ const helpers = {
       } catch {
         return config; // axios will report the bad URL itself
       }
-      return allowed.has(originOf(url)) ? authorize(config, await this.getAuthToken()) : config;
+      return allowed.has(originOf(url)) ? withToken(config, (options) => this.getAuthToken(options)) : config;
     });
     const response = instance.interceptors.response.use(undefined, async (error) => {
       const config = error?.config;
       if (error?.response?.status !== 401 || !config || !ours.has(config) || config.__psgRetried) throw error;
       config.__psgRetried = true;
-      return instance.request(authorize(config, await this.refresh()));
+      return instance.request(await withToken(config, ({ signal }) => within(this.refresh(), signal)));
     });
     return () => {
       instance.interceptors.request.eject(request);
@@ -144,3 +204,9 @@ try {
 /** The signed-in user's session. */
 export const PassageUser = compiled ? RustUser : UnsupportedUser;
 Object.assign(PassageUser.prototype, helpers);
+// wasm-bindgen's free() releases the Rust object at once, and a later call,
+// or one from inside a listener, would fail with a plain Error. Here free()
+// and `using` (Symbol.dispose) mean dispose(): the instance keeps working,
+// and its memory goes with the garbage collector (a FinalizationRegistry).
+PassageUser.prototype.free = PassageUser.prototype.dispose;
+if (Symbol.dispose) PassageUser.prototype[Symbol.dispose] = PassageUser.prototype.dispose;

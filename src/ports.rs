@@ -40,7 +40,7 @@ impl<T> Io<T> {
     }
 }
 
-/// Where the session is kept (SPEC section 3).
+/// Where the session is kept (docs/contract.md §3).
 pub trait Store {
     /// True when every answer is [`Io::Now`]: the client then reads and
     /// writes before anything else can run.
@@ -53,6 +53,11 @@ pub trait Store {
     fn save(&self, session: &Session) -> Io<Result<(), Error>>;
     /// Removes the session (auth token first).
     fn clear(&self) -> Io<Result<(), Error>>;
+    /// True when other tabs read this store too (they need the cross-tab
+    /// lock).
+    fn is_shared(&self) -> bool {
+        true
+    }
     /// Refresh tokens whose revocation the server has not confirmed.
     fn pending(&self) -> Vec<String>;
     /// Replaces the pending revocations.
@@ -71,6 +76,92 @@ pub enum Signal {
     Unchanged,
     /// The browser is back online.
     Online,
+    /// The page is going away (`pagehide`).
+    Hidden,
+    /// A message of the cross-tab lock where there are no Web Locks.
+    Lock(LockMessage),
+}
+
+/// What a lock message says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LockKind {
+    /// "I want the lock": answered by its holder, and by an older claim.
+    Claim,
+    /// "I hold the lock."
+    Held,
+    /// "I let the lock go."
+    Free,
+}
+
+/// A message of the cross-tab lock, between the tabs' clients.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LockMessage {
+    /// What it says.
+    pub kind: LockKind,
+    /// Which lock: its name's hash.
+    pub name: u32,
+    /// Which tab says it.
+    pub tab: u32,
+    /// For a claim, when the tab began to ask (its ticket, ms).
+    pub since: u64,
+}
+
+impl Signal {
+    /// The signal as the text other tabs receive, for those that travel.
+    pub fn to_text(self) -> Option<String> {
+        let m = match self {
+            Signal::Changed => return Some(String::from("changed")),
+            Signal::Unchanged => return Some(String::from("unchanged")),
+            Signal::Lock(m) => m,
+            _ => return None,
+        };
+        let mut text = String::from(match m.kind {
+            LockKind::Claim => "lock claim",
+            LockKind::Held => "lock held",
+            LockKind::Free => "lock free",
+        });
+        for n in [u64::from(m.name), u64::from(m.tab), m.since] {
+            text.push(' ');
+            text.push_str(&crate::core::decimal(n as i64));
+        }
+        Some(text)
+    }
+
+    /// The signal another tab sent as `text`; `None` for anything else.
+    pub fn from_text(text: &str) -> Option<Signal> {
+        // Byte by byte: no `str` search or slicing (their panics format).
+        let mut words = text.as_bytes().split(|&b| b == b' ');
+        let kind = match (words.next()?, words.next()) {
+            (b"changed", None) => return Some(Signal::Changed),
+            (b"unchanged", None) => return Some(Signal::Unchanged),
+            (b"lock", Some(b"claim")) => LockKind::Claim,
+            (b"lock", Some(b"held")) => LockKind::Held,
+            (b"lock", Some(b"free")) => LockKind::Free,
+            _ => return None,
+        };
+        let mut number = || -> Option<u64> {
+            let w = words.next()?;
+            if w.is_empty() || w.len() > 19 {
+                return None;
+            }
+            w.iter().try_fold(0u64, |n, &b| {
+                let digit = b.checked_sub(b'0').filter(|d| *d < 10)?;
+                n.checked_mul(10)?.checked_add(u64::from(digit))
+            })
+        };
+        let name = u32::try_from(number()?).ok()?;
+        let tab = u32::try_from(number()?).ok()?;
+        let since = number()?;
+        if words.next().is_some() {
+            return None;
+        }
+        Some(Signal::Lock(LockMessage {
+            kind,
+            name,
+            tab,
+            since,
+        }))
+    }
 }
 
 /// An auth event.
@@ -121,7 +212,7 @@ impl Reason {
 }
 
 /// An event's detail: never a token.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Detail {
     /// For SIGNED_OUT.
@@ -129,7 +220,7 @@ pub struct Detail {
     pub reason: Option<Reason>,
     /// When the current auth token expires (unix seconds), when signed in.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub expires_at: Option<i64>,
+    pub expires_at: Option<f64>,
 }
 
 fn reason<S: serde::Serializer>(r: &Option<Reason>, s: S) -> Result<S::Ok, S::Error> {
@@ -216,8 +307,11 @@ pub enum Locked<G> {
     },
     /// Not granted in time (or, asked without waiting, taken).
     TimedOut,
-    /// There are no cross-tab locks here: go on alone.
-    Unsupported,
+    /// There are no Web Locks here, but the tabs can reach each other: the
+    /// client keeps the lock with its own messages.
+    NoLocks,
+    /// Nothing here reaches the other tabs: go on alone.
+    Alone,
 }
 
 /// A held lock.
@@ -250,9 +344,9 @@ pub trait Ports: 'static {
     ) -> impl Future<Output = Result<Reply<Self::Json>, SendError>> + 'static;
     /// JSON text for a request body.
     fn to_json<T: Serialize + ?Sized>(&self, value: &T) -> Option<String>;
-    /// The cross-tab lock `name`: waits at most `timeout_ms` for another
-    /// holder; with 0, takes it only if free. Asks without waiting first, so
-    /// `waited` tells whether another tab held it.
+    /// The cross-tab lock `name` (Web Locks): waits at most `timeout_ms`
+    /// for another holder; with 0, takes it only if free. Asks without
+    /// waiting first, so `waited` tells whether another tab held it.
     fn lock(
         &self,
         name: &str,

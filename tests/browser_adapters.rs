@@ -1,18 +1,23 @@
 //! The browser adapters in headless Chromium (wasm-bindgen-test): raw
-//! `localStorage` values and a refused write, a Web Lock round trip, a
-//! message between two broadcast channels, a request that times out.
+//! `localStorage` values and a refused write, a Web Lock round trip, the
+//! page's signals (its instances at once, other tabs by the channel), a
+//! request that times out.
 #![cfg(target_arch = "wasm32")]
 
 use std::cell::RefCell;
 use std::rc::Rc;
 
 use passage_user::browser::local_store::LocalStore;
-use passage_user::browser::signals::{self, Signals};
-use passage_user::browser::{http, locks, timers, Browser};
+use passage_user::browser::signals;
+use passage_user::browser::{http, locks, timers};
 use passage_user::core::error::Code;
 use passage_user::core::session::Session;
-use passage_user::ports::{Guard, Io, Locked, Method, Ports, Request, SendError, Signal, Store};
+use passage_user::ports::{
+    Guard, Io, LockKind, LockMessage, Locked, Method, Request, SendError, Signal, Store,
+};
+use wasm_bindgen::prelude::*;
 use wasm_bindgen_test::*;
+use web_sys::{BroadcastChannel, MessageEvent};
 
 wasm_bindgen_test_configure!(run_in_browser);
 
@@ -164,30 +169,61 @@ async fn futures_join<A: std::future::Future, B: std::future::Future>(
 }
 
 #[wasm_bindgen_test]
-async fn a_message_reaches_another_channel() {
-    let window = web_sys::window().unwrap();
+async fn a_signal_reaches_the_pages_other_instances_at_once_and_other_tabs_by_channel() {
     let heard: Rc<RefCell<Vec<Signal>>> = Rc::default();
-    let listening = Signals::listen(
-        window.clone(),
-        signals::channel(Some(&window)),
-        Rc::downgrade(&heard),
-        |heard, signal| heard.borrow_mut().push(signal),
-    );
-    let sender = Browser::new();
+    let listener = {
+        let heard = heard.clone();
+        signals::join(Rc::new(move |s| heard.borrow_mut().push(s))).expect("a window")
+    };
+    let sender = signals::join(Rc::new(|_| {})).expect("a window");
+    // Another tab: a channel of its own.
+    let other = BroadcastChannel::new("psg_session").unwrap();
+    let received: Rc<RefCell<Vec<String>>> = Rc::default();
+    let on_message = {
+        let received = received.clone();
+        Closure::<dyn FnMut(MessageEvent)>::new(move |e: MessageEvent| {
+            received
+                .borrow_mut()
+                .push(e.data().as_string().unwrap_or_default());
+        })
+    };
+    other.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+    let claim = Signal::Lock(LockMessage {
+        kind: LockKind::Claim,
+        name: 7,
+        tab: 4_000_000_000,
+        since: 1_800_000_000_123,
+    });
     sender.post(Signal::Unchanged);
-    sender.post(Signal::Changed);
+    sender.post(claim);
+    // The page's other instance heard both before post returned.
+    assert_eq!(*heard.borrow(), [Signal::Unchanged, claim]);
     for _ in 0..100 {
-        if heard.borrow().len() == 2 {
+        if received.borrow().len() == 2 {
             break;
         }
         timers::sleep(10).await;
     }
-    assert_eq!(*heard.borrow(), [Signal::Unchanged, Signal::Changed]);
-    // Stopped, it hears nothing more.
-    listening.stop();
+    let texts = received.borrow().clone();
+    let parsed: Vec<_> = texts.iter().map(|t| Signal::from_text(t)).collect();
+    assert_eq!(parsed, [Some(Signal::Unchanged), Some(claim)]);
+    // The other tab's message reaches the page's instances.
+    other.post_message(&"changed".into()).unwrap();
+    for _ in 0..100 {
+        if heard.borrow().len() == 3 {
+            break;
+        }
+        timers::sleep(10).await;
+    }
+    assert_eq!(heard.borrow().last(), Some(&Signal::Changed));
+    // Gone, it hears nothing more.
+    listener.leave();
     sender.post(Signal::Changed);
+    other.post_message(&"unchanged".into()).unwrap();
     timers::sleep(100).await;
-    assert_eq!(heard.borrow().len(), 2);
+    assert_eq!(heard.borrow().len(), 3);
+    sender.leave();
+    other.close();
 }
 
 #[wasm_bindgen_test]

@@ -682,7 +682,7 @@ fn tokens_over_the_cap_are_refused_at_once() {
     let payload = format!(r#"{{"exp":1,"x":"{}"}}"#, "a".repeat(20_000));
     assert_eq!(
         jwt::decode(&jwt_with(payload.as_bytes(), b"s")),
-        Err(JwtError::Shape)
+        Err(JwtError::TooLong)
     );
 }
 
@@ -765,9 +765,9 @@ proptest! {
 }
 
 // ---------------------------------------------------------------------------
-// The AuthResult handed over after login (SPEC section 2).
+// The AuthResult handed over after login (docs/contract.md §2).
 
-/// An auth token and whether it is a JWT in SPEC's sense: three base64url
+/// An auth token and whether it is a JWT in the sense of docs/contract.md §1: three base64url
 /// segments whose middle one decodes to a JSON object with a numeric `exp`.
 #[derive(Clone, Debug)]
 struct Candidate {

@@ -40,6 +40,10 @@ pub fn jwt(data: &[u8]) -> bool {
         && !parts[1].is_empty()
         && is_b64(parts[0])
         && is_b64(parts[2]);
+    if token.len() > 16 * 1024 {
+        assert_eq!(result, Err(JwtError::TooLong), "{token:?}");
+        return false;
+    }
     if !shaped {
         assert_eq!(result, Err(JwtError::Shape), "{token:?}");
         return false;
@@ -395,6 +399,7 @@ pub fn auth_result(data: &[u8]) -> bool {
             assert_code(&e, Code::InvalidAuthResult);
             let token_ok = raw.auth_token.as_deref().map(jwt::decode);
             let refused_for_a_reason = !matches!(token_ok, Some(Ok(_)))
+                || matches!(token_ok, Some(Ok(ref c)) if c.exp as f64 > 1e11)
                 || raw.refresh_token.as_ref().is_some_and(|r| r.len() > 4096)
                 || raw
                     .refresh_expiration
@@ -448,12 +453,14 @@ pub fn refresh_reply(data: &[u8]) -> bool {
             .clone()
             .filter(|r| !r.is_empty())
             .or_else(|| old.refresh_token().map(str::to_owned));
+        // Read as a login's, but never refused for an end that has passed
+        // by our clock: the server has just accepted the session.
         let as_login = Session::from_auth_result(
             RawAuthResult {
                 refresh_token: refresh.clone(),
                 ..raw.clone()
             },
-            NOW_MS,
+            f64::NEG_INFINITY,
         );
         assert_eq!(next.is_ok(), as_login.is_ok());
         taken |= next.is_ok();

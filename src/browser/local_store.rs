@@ -153,7 +153,10 @@ impl Store for LocalStore {
 }
 
 /// Mirrors the auth token into the `psg_auth_token` cookie (`Path=/`,
-/// `SameSite=Lax`, `Secure` but on plain-http localhost), or deletes it.
+/// `SameSite=Lax`, and `Secure` on https), or deletes it. On a plain-http
+/// page a `Secure` cookie would be refused outright, and the page's own
+/// requests travel in clear anyway: the mirror is set without it there
+/// (docs/guide.md, "The cookie").
 fn set_cookie(token: Option<&str>) {
     let Some(window) = web_sys::window() else {
         return;
@@ -164,15 +167,10 @@ fn set_cookie(token: Option<&str>) {
     else {
         return;
     };
-    let location = window.location();
-    let plain_localhost = location.protocol().is_ok_and(|p| p == "http:")
-        && location
-            .hostname()
-            .is_ok_and(|h| matches!(h.as_str(), "localhost" | "127.0.0.1" | "[::1]"));
     let mut cookie = String::from("psg_auth_token=");
     cookie.push_str(token.unwrap_or("; Max-Age=0"));
     cookie.push_str("; Path=/; SameSite=Lax");
-    if !plain_localhost {
+    if window.location().protocol().is_ok_and(|p| p == "https:") {
         cookie.push_str("; Secure");
     }
     // A sandboxed document without cookies refuses: nothing to mirror.

@@ -121,7 +121,7 @@ async fn request(locks: &LockManager, name: &str, options: &Object) -> Answer {
 /// does not wait).
 pub async fn lock(name: &str, timeout_ms: u32) -> Locked<WebLock> {
     let Some(locks) = lock_manager() else {
-        return Locked::Unsupported;
+        return Locked::NoLocks;
     };
     let options = Object::new();
     let _ = Reflect::set(&options, &"ifAvailable".into(), &JsValue::TRUE);
@@ -132,12 +132,12 @@ pub async fn lock(name: &str, timeout_ms: u32) -> Locked<WebLock> {
                 waited: false,
             }
         }
-        Answer::Failed => return Locked::Unsupported,
+        Answer::Failed => return Locked::NoLocks,
         Answer::NotGranted if timeout_ms == 0 => return Locked::TimedOut,
         Answer::NotGranted => {}
     }
     let Ok(controller) = AbortController::new() else {
-        return Locked::Unsupported;
+        return Locked::NoLocks;
     };
     let options = Object::new();
     let _ = Reflect::set(&options, &"signal".into(), &controller.signal());

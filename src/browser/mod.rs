@@ -12,7 +12,7 @@ pub mod passkeys;
 pub mod signals;
 pub mod timers;
 
-use alloc::rc::{Rc, Weak};
+use alloc::rc::Rc;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::cell::{Cell, RefCell};
@@ -22,13 +22,11 @@ use js_sys::{Function, Promise, Reflect};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use wasm_bindgen::JsValue;
-use web_sys::BroadcastChannel;
 
 use crate::client::account::NewCredential;
-use crate::client::Client;
 use crate::core::error::Error;
 use crate::ports::{Detail, Event, Json, Locked, Ports, Reply, Request, SendError, Signal};
-use signals::Signals;
+use signals::Member;
 
 /// A JavaScript value: a reply parsed by the browser, or the app's own
 /// (metadata). serde-wasm-bindgen carries it through the client's types
@@ -101,14 +99,18 @@ impl Hot {
 pub struct Listeners {
     list: RefCell<Vec<(u32, Function)>>,
     next: Cell<u32>,
+    /// Disposed: no listener is kept any more.
+    closed: Cell<bool>,
 }
 
 impl Listeners {
-    /// Adds `listener`; answers its id.
+    /// Adds `listener`, unless disposed; answers its id.
     pub fn add(&self, listener: Function) -> u32 {
         let id = self.next.get();
         self.next.set(id.wrapping_add(1));
-        self.list.borrow_mut().push((id, listener));
+        if !self.closed.get() {
+            self.list.borrow_mut().push((id, listener));
+        }
         id
     }
 
@@ -117,8 +119,9 @@ impl Listeners {
         self.list.borrow_mut().retain(|(i, _)| *i != id);
     }
 
-    /// Removes every listener.
-    pub fn clear(&self) {
+    /// Removes every listener, and keeps none added later.
+    pub fn close(&self) {
+        self.closed.set(true);
         self.list.borrow_mut().clear();
     }
 
@@ -167,38 +170,33 @@ pub struct Browser {
     pub hot: Rc<Hot>,
     /// The app's listeners.
     pub listeners: Rc<Listeners>,
-    channel: Option<BroadcastChannel>,
-    signals: RefCell<Option<Signals>>,
+    member: RefCell<Option<Member>>,
 }
 
 impl Browser {
-    /// The ports; the channel is opened only where there is a window.
+    /// The ports.
     pub fn new() -> Browser {
-        let window = web_sys::window();
         Browser {
             hot: Rc::default(),
             listeners: Rc::default(),
-            channel: signals::channel(window.as_ref()),
-            signals: RefCell::new(None),
+            member: RefCell::new(None),
         }
     }
 
-    /// Starts telling `client` what other tabs and the browser say (where
-    /// there is a window: not in workers or Node).
-    pub fn listen(&self, client: Weak<Client<Browser>>) {
-        if let Some(window) = web_sys::window() {
-            let signals = Signals::listen(window, self.channel.clone(), client, |c, s| c.signal(s));
-            *self.signals.borrow_mut() = Some(signals);
-        }
+    /// Starts telling `hear` what other tabs, the page's other instances
+    /// and the browser say (where there is a window: not in workers or
+    /// Node).
+    pub fn listen(&self, hear: impl Fn(Signal) + 'static) {
+        *self.member.borrow_mut() = signals::join(Rc::new(hear));
     }
 
-    /// Removes every listener (the page's and the app's) and closes the
-    /// channel.
+    /// Stops hearing the page and the other tabs, and removes the app's
+    /// listeners.
     pub fn stop(&self) {
-        if let Some(signals) = self.signals.borrow_mut().take() {
-            signals.stop();
+        if let Some(member) = self.member.borrow_mut().take() {
+            member.leave();
         }
-        self.listeners.clear();
+        self.listeners.close();
     }
 }
 
@@ -249,13 +247,18 @@ impl Ports for Browser {
         timeout_ms: u32,
     ) -> impl Future<Output = Locked<locks::WebLock>> + 'static {
         let name = String::from(name);
-        async move { locks::lock(&name, timeout_ms).await }
+        async move {
+            match locks::lock(&name, timeout_ms).await {
+                Locked::NoLocks if !signals::reach_other_tabs() => Locked::Alone,
+                got => got,
+            }
+        }
     }
 
     fn post(&self, signal: Signal) {
-        if let (Some(channel), Some(message)) = (&self.channel, signals::message(signal)) {
-            // A closed channel (after dispose) refuses: nothing to tell.
-            let _ = channel.post_message(&JsValue::from_str(message));
+        // After dispose, nothing to tell.
+        if let Some(member) = &*self.member.borrow() {
+            member.post(signal);
         }
     }
 

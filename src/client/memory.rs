@@ -22,6 +22,10 @@ impl Store for MemoryStore {
         true
     }
 
+    fn is_shared(&self) -> bool {
+        false
+    }
+
     fn load(&self) -> Io<Result<Session, Error>> {
         Io::Now(Ok(self.session.borrow().clone()))
     }

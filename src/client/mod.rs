@@ -8,7 +8,7 @@
 //! `RefCell`, never borrowed across an `.await`; every method takes
 //! `self: &Rc<Self>`, since JavaScript calls them concurrently.
 //!
-//! The rules Chromium taught (see the README's Architecture): another tab's
+//! The rules Chromium taught (see docs/architecture.md): another tab's
 //! `localStorage` write arrives a few ms late and key by key, so a tab that
 //! wrote keeps the lock [`LINGER_MS`] longer, a tab granted the lock after
 //! another holder waits up to [`SETTLE_MS`] for that holder's write, writes
@@ -17,6 +17,7 @@
 
 pub mod account;
 mod future;
+mod lock;
 mod memory;
 mod refresh;
 mod sign_out;
@@ -28,24 +29,19 @@ use alloc::rc::Rc;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::cell::{RefCell, RefMut};
-use core::future::{poll_fn, Future};
-use core::task::{Poll, Waker};
+use core::future::Future;
 
 pub use future::{first, now, Flight};
+pub use lock::{name_hash, CLAIM_MS, HANDOFF_MS, LINGER_MS, PROBE_MS};
 pub use memory::MemoryStore;
 
 use crate::core::error::{Code, Error};
 use crate::core::policy::{skew_after_refresh, skew_from_iat, Policy, Reading};
 use crate::core::session::{RawAuthResult, Session, Status};
 use crate::core::url::encode_component;
-use crate::ports::{Detail, Event, Guard, Io, Ports, Reason, Signal, Store};
+use crate::ports::{Detail, Event, Io, Ports, Reason, Signal, Store};
+use lock::Locks;
 
-/// How long a tab that was granted the refresh lock after another holder
-/// waits for that holder's write to become visible before deciding alone.
-pub const SETTLE_MS: u32 = 500;
-/// How long a tab that wrote new tokens keeps the refresh lock, so that the
-/// next holder's copy of storage has them.
-pub const LINGER_MS: u32 = 100;
 /// Pending revocations kept at most: each is retried on every page load.
 const MAX_PENDING: usize = 16;
 
@@ -72,16 +68,12 @@ struct Leaving {
     sub: Option<String>,
 }
 
-/// The refresh lock, kept for a moment after this tab wrote.
-struct Lingering<G> {
-    id: u64,
-    name: String,
-    guard: G,
-}
-
 struct State<G> {
     /// Server clock minus local clock, ms.
     skew: f64,
+    /// `skew` comes from a reading of the server's clock (a token it issued
+    /// just then), not from the default.
+    clock_read: bool,
     /// The session as last read or written.
     s: Session,
     /// The refresh in flight in this tab, shared by every caller.
@@ -93,20 +85,19 @@ struct State<G> {
     /// The store refused the last write: memory holds the truth until one
     /// succeeds.
     unsaved: bool,
-    /// Locks held: events wait until none is, so no listener runs under one.
-    locked: u32,
+    /// Refreshes of this tab in progress: their events (and any heard
+    /// meanwhile) wait until the refresh ends, and are delivered just before
+    /// its callers resume, so a listener sees the new session and may start
+    /// another refresh of its own.
+    holding_events: u32,
     /// Events not delivered yet, oldest first (a handful at most).
     events: Vec<(Event, Option<Reason>)>,
-    /// Counts the signals that another tab's refresh is settled (a write
-    /// readable here, or its "unchanged").
-    settled: u64,
-    settle_wakers: Vec<Waker>,
+    /// The cross-tab lock: what this tab holds, and knows of the others.
+    locks: Locks<G>,
     /// Set while this tab signs out.
     leaving: Option<Rc<Leaving>>,
     /// The sign-out in progress in this tab, shared by every caller.
     signing_out: Option<Rc<Flight<bool>>>,
-    lingering: Option<Lingering<G>>,
-    linger_id: u64,
     /// No signals reach this client any more: it hands out nothing from
     /// memory.
     disposed: bool,
@@ -133,6 +124,8 @@ impl<P: Ports> Client<P> {
         if let Some(leeway) = options.leeway_ms {
             policy.leeway_ms = leeway;
         }
+        // This tab's id in lock messages.
+        let me = (ports.random() * 4_294_967_296.0) as u32;
         Rc::new(Client {
             ports,
             store,
@@ -141,18 +134,16 @@ impl<P: Ports> Client<P> {
             policy,
             st: RefCell::new(State {
                 skew: 0.0,
+                clock_read: false,
                 s: Session::default(),
                 flight: None,
                 epoch: 0,
                 unsaved: false,
-                locked: 0,
+                holding_events: 0,
                 events: Vec::new(),
-                settled: 0,
-                settle_wakers: Vec::new(),
+                locks: Locks::new(me),
                 leaving: None,
                 signing_out: None,
-                lingering: None,
-                linger_id: 0,
                 disposed: false,
             }),
         })
@@ -223,8 +214,18 @@ impl<P: Ports> Client<P> {
     }
 
     fn status(&self, s: &Session) -> Status {
-        let skew = self.st.borrow().skew;
-        s.status(self.ports.now(), skew, &self.policy)
+        let (skew, clock_read) = {
+            let st = self.st.borrow();
+            (st.skew, st.clock_read)
+        };
+        let now = self.ports.now();
+        match s.status(now, skew, &self.policy) {
+            // Until the server's clock has been read, an end that only our
+            // clock sees is asked of the server (one refresh): a clock far
+            // ahead must not end a live session.
+            Status::Ended if !clock_read && s.end_needs_server(now) => Status::NeedsRefresh,
+            status => status,
+        }
     }
 
     /// Tells the API edge what it may hand out without calling in.
@@ -239,14 +240,15 @@ impl<P: Ports> Client<P> {
         }
     }
 
-    /// Queues an auth event, and delivers the queue unless a lock is held.
+    /// Queues an auth event, and delivers the queue unless a refresh of this
+    /// tab is in progress.
     fn emit(&self, event: Event, reason: Option<Reason>) {
-        let locked = {
+        let held = {
             let mut st = self.st();
             st.events.push((event, reason));
-            st.locked
+            st.holding_events
         };
-        if locked == 0 {
+        if held == 0 {
             self.flush();
         }
     }
@@ -265,21 +267,10 @@ impl<P: Ports> Client<P> {
             };
             let detail = Detail {
                 reason,
-                expires_at: s.claims().map(|c| c.exp),
+                expires_at: s.claims().map(|c| c.exp as f64),
             };
             self.ports.emit(event, &detail);
         }
-    }
-
-    fn sub(s: &Session) -> Option<&str> {
-        s.claims().and_then(|c| c.sub.as_deref())
-    }
-
-    /// Whether `s` may be the user now signing out: the same `sub`, or none
-    /// yet (another tab's write arrives key by key, its auth token last).
-    fn leaving_user(s: &Session, leaving: &Leaving) -> bool {
-        let sub = Self::sub(s);
-        sub.is_none() || sub == leaving.sub.as_deref()
     }
 
     /// Makes `stored` (read from the store) the session, and fires the
@@ -296,7 +287,7 @@ impl<P: Ports> Client<P> {
             // a session to adopt (the sign-out clears it again under the
             // lock), nor any part of it that has arrived.
             if let Some(leaving) = &st.leaving {
-                if !stored.is_empty() && Self::leaving_user(&stored, leaving) {
+                if !stored.is_empty() && stored.may_be_user(leaving.sub.as_deref()) {
                     return st.s.clone();
                 }
             }
@@ -322,7 +313,7 @@ impl<P: Ports> Client<P> {
             // Another tab's write reaches this one key by key (refresh
             // token first, auth token last; a clear the other way round):
             // a state without a new auth token is partway, and fires nothing.
-            let event = if old.is_empty() || Self::sub(&old) != Self::sub(&stored) {
+            let event = if old.is_empty() || old.sub() != stored.sub() {
                 Event::SignedIn
             } else {
                 Event::TokenRefreshed
@@ -352,20 +343,14 @@ impl<P: Ports> Client<P> {
 
     /// What another tab or the browser says.
     pub fn signal(self: &Rc<Self>, signal: Signal) {
-        if signal == Signal::Online {
-            return self.retry_pending();
+        match signal {
+            Signal::Online => return self.retry_pending(),
+            Signal::Hidden => return self.release_all(),
+            Signal::Lock(message) => return self.hear_lock(message),
+            Signal::Stored | Signal::Unchanged => self.hear_handoff(),
+            Signal::Changed => {}
         }
-        let unsaved = {
-            let mut st = self.st();
-            if signal != Signal::Changed {
-                st.settled += 1;
-                for waker in core::mem::take(&mut st.settle_wakers) {
-                    waker.wake();
-                }
-            }
-            st.unsaved
-        };
-        if signal == Signal::Unchanged || unsaved {
+        if signal == Signal::Unchanged || self.st.borrow().unsaved {
             return;
         }
         // A synchronous store is read before this returns: the published
@@ -379,20 +364,6 @@ impl<P: Ports> Client<P> {
                 let _ = c.reload().await;
             });
         }
-    }
-
-    /// Waits for the next settled signal, at most `ms`.
-    async fn next_settled(&self, ms: u32) {
-        let seen = self.st.borrow().settled;
-        let settled = poll_fn(|cx| {
-            let mut st = self.st();
-            if st.settled != seen {
-                return Poll::Ready(());
-            }
-            future::remember(&mut st.settle_wakers, cx);
-            Poll::Pending
-        });
-        first(settled, self.ports.sleep(ms)).await
     }
 
     /// Makes `next` the session: memory first, then the store. A store that
@@ -422,6 +393,15 @@ impl<P: Ports> Client<P> {
         // stale sooner).
         let skew = iat.map(|iat| skew_from_iat(iat, at).max(0.0));
         let next = Session::from_auth_result(raw, at + skew.unwrap_or(0.0))?;
+        // A misconfigured app id fails loudly here, before anything is kept.
+        if self.foreign(&next) {
+            let theirs = next.claims().and_then(|c| c.app_id.as_deref());
+            return Err(Error::naming(
+                Code::InvalidAuthResult,
+                "the auth token is not for this instance's appId: it names app",
+                theirs.unwrap_or_default(),
+            ));
+        }
         // What the store holds now, ours or another app's: it is replaced.
         let previous = if self.store.is_sync() {
             now_or(self.store.load().get()).unwrap_or_else(|| self.session())
@@ -432,6 +412,10 @@ impl<P: Ports> Client<P> {
             let mut st = self.st();
             if let Some(skew) = skew {
                 st.skew = skew;
+                // A login's token read as behind our clock is not trusted
+                // (it may have been issued a while ago); ahead, or in step,
+                // it is a reading.
+                st.clock_read |= iat.is_some_and(|iat| skew_from_iat(iat, at) >= 0.0);
             }
             st.epoch += 1;
             // A sign-in here ends a sign-out in progress: its session stays,
@@ -483,7 +467,7 @@ impl<P: Ports> Client<P> {
     /// The auth token, refreshed first when it is stale.
     pub async fn get_auth_token(self: &Rc<Self>) -> Result<String, Error> {
         let s = self.reload().await?;
-        match self.settle(&s).await? {
+        match self.without_request(&s).await? {
             Some(token) => Ok(token),
             None => self.refresh(false).await,
         }
@@ -491,7 +475,7 @@ impl<P: Ports> Client<P> {
 
     /// The outcome of a session that needs no request: its fresh token,
     /// `None` when it needs a refresh, or the error that ends it.
-    async fn settle(self: &Rc<Self>, s: &Session) -> Result<Option<String>, Error> {
+    async fn without_request(self: &Rc<Self>, s: &Session) -> Result<Option<String>, Error> {
         match self.status(s) {
             Status::Fresh { .. } => Ok(s.auth_token().map(String::from)),
             Status::NeedsRefresh => Ok(None),
@@ -529,18 +513,26 @@ impl<P: Ports> Client<P> {
                 }
             }
         }
-        self.store.clear()
+        let cleared = self.store.clear();
+        if let Io::Now(Ok(())) = cleared {
+            // The page's other instances hear of it before this returns.
+            self.ports.post(Signal::Changed);
+        }
+        cleared
     }
 
     /// The rest of ending the session, once the store answered: tell the
     /// listeners and the other tabs.
     async fn end_finish(&self, cleared: Io<Result<(), Error>>, reason: Reason) {
+        let told = matches!(cleared, Io::Now(Ok(())));
         // A store that fails to clear must not bring the session back on
         // the next read: memory (empty) stays the truth until it clears.
         if cleared.get().await.is_err() {
             self.st().unsaved = true;
         }
-        self.ports.post(Signal::Changed);
+        if !told {
+            self.ports.post(Signal::Changed);
+        }
         self.emit(Event::SignedOut, Some(reason));
     }
 
@@ -567,7 +559,9 @@ impl<P: Ports> Client<P> {
         let held = self.st.borrow().skew;
         match skew_after_refresh(iat, at, stale, held, earlier) {
             Reading::Skew(skew) => {
-                self.st().skew = skew;
+                let mut st = self.st();
+                st.skew = skew;
+                st.clock_read = true;
                 None
             }
             Reading::Confirm(offset) => Some(offset),
@@ -578,13 +572,4 @@ impl<P: Ports> Client<P> {
 /// A synchronous answer's value, when there is one and it is `Ok`.
 fn now_or<T, F: Future<Output = Result<T, Error>>>(future: F) -> Option<T> {
     now(future).and_then(Result::ok)
-}
-
-/// Releases `guard`, if any; then, with no lock held, the listeners run.
-async fn release<P: Ports>(client: &Client<P>, guard: Option<P::Guard>) {
-    if let Some(guard) = guard {
-        guard.release().await;
-    }
-    client.st().locked -= 1;
-    client.flush();
 }

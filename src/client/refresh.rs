@@ -5,12 +5,13 @@ use alloc::rc::Rc;
 use alloc::string::String;
 use core::future::Future;
 
+use super::lock::HANDOFF_MS;
 use super::values::{RefreshReply, RefreshRequest};
-use super::{no_session, release, Client, Flight, Lingering, LINGER_MS, SETTLE_MS};
+use super::{no_session, Client, Flight};
 use crate::core::error::{Code, Error};
 use crate::core::policy::{Failure, Next};
 use crate::core::session::{RawAuthResult, Session, Status};
-use crate::ports::{Event, Json, Locked, Method, Ports, Reason, Reply, Request, SendError, Signal};
+use crate::ports::{Event, Json, Method, Ports, Reason, Reply, Request, SendError, Signal};
 
 impl<P: Ports> Client<P> {
     /// Runs one refresh for this tab, or joins the one in flight. With
@@ -26,6 +27,7 @@ impl<P: Ports> Client<P> {
                 None => {
                     let flight = Flight::new();
                     st.flight = Some(flight.clone());
+                    st.holding_events += 1;
                     (flight, true)
                 }
             }
@@ -34,7 +36,16 @@ impl<P: Ports> Client<P> {
             let landing = flight.clone();
             self.spawn(|c| async move {
                 let result = c.locked_refresh(force).await;
-                c.st().flight = None;
+                let held = {
+                    let mut st = c.st();
+                    st.flight = None;
+                    st.holding_events -= 1;
+                    st.holding_events
+                };
+                // The listeners hear of it before the callers resume.
+                if held == 0 {
+                    c.flush();
+                }
                 landing.land(result);
             });
         }
@@ -43,8 +54,7 @@ impl<P: Ports> Client<P> {
 
     /// The leader's refresh under the cross-tab lock. The callers get their
     /// token at once; the lock is kept a little longer when this tab wrote
-    /// new tokens, so that the next holder reads them, and events are
-    /// delivered once it is released.
+    /// new tokens, so that the next holder reads them.
     async fn locked_refresh(self: &Rc<Self>, force: bool) -> Result<String, Error> {
         // What storage holds before waiting: under the lock, a difference
         // means another tab acted meanwhile.
@@ -54,108 +64,24 @@ impl<P: Ports> Client<P> {
             if force && self.status(&started) != Status::Ended {
                 return Err(no_session());
             }
-            return self.settle(&started).await?.ok_or_else(no_session);
+            return self.without_request(&started).await?.ok_or_else(no_session);
         }
-        let settled_before = self.st.borrow().settled;
-        let name = self.lock_name(&started);
-        let (guard, waited) = match self.take_lingering(&name) {
-            Some(guard) => (Some(guard), false),
-            None => match self.wait_lock(&name).await {
-                Locked::Held { guard, waited } => (Some(guard), waited),
-                // A frozen or hung holder: go on, as a browser without locks
-                // would.
-                Locked::TimedOut => (None, true),
-                Locked::Unsupported => (None, false),
-            },
-        };
+        let handoffs_before = self.st.borrow().locks.handoffs;
+        let granted = self.acquire(self.lock_name(&started)).await;
         let (result, wrote) = self
-            .refresh_holding_lock(&started, force, waited, settled_before)
+            .refresh_holding_lock(&started, force, granted.after_another, handoffs_before)
             .await;
         self.ports.post(if wrote {
             Signal::Changed
         } else {
             Signal::Unchanged
         });
-        match guard {
-            Some(guard) if wrote => self.linger(name, guard),
-            guard => self.release_soon(guard),
+        if wrote {
+            self.linger(granted);
+        } else {
+            self.release_soon(granted.hold);
         }
         result
-    }
-
-    /// This tab's own refresh lock `name`, still kept after its last write:
-    /// taken over rather than waited for (and for a signal only another tab
-    /// sends).
-    pub(super) fn take_lingering(&self, name: &str) -> Option<P::Guard> {
-        let mut st = self.st();
-        if st.lingering.as_ref().is_some_and(|l| l.name == name) {
-            st.lingering.take().map(|l| l.guard)
-        } else {
-            None
-        }
-    }
-
-    /// Keeps the lock `LINGER_MS` longer, unless a later call of this tab
-    /// takes it over.
-    pub(super) fn linger(self: &Rc<Self>, name: String, guard: P::Guard) {
-        let id = {
-            let mut st = self.st();
-            st.linger_id += 1;
-            let id = st.linger_id;
-            st.lingering = Some(Lingering { id, name, guard });
-            id
-        };
-        self.spawn(|c| async move {
-            c.ports.sleep(LINGER_MS).await;
-            let guard = {
-                let mut st = c.st();
-                match &st.lingering {
-                    Some(l) if l.id == id => st.lingering.take().map(|l| l.guard),
-                    _ => return,
-                }
-            };
-            release(&c, guard).await;
-        });
-    }
-
-    /// Lets the lock go now: at once when there is nothing to release.
-    pub(super) fn release_soon(self: &Rc<Self>, guard: Option<P::Guard>) {
-        match guard {
-            None => {
-                self.st().locked -= 1;
-                self.flush();
-            }
-            guard => self.spawn(|c| async move { release(&c, guard).await }),
-        }
-    }
-
-    /// Waits for the refresh lock `name`, and counts it held (events wait
-    /// until it is released). A wait that timed out while other tabs took
-    /// and released the lock (each release is a settled signal) is a
-    /// queue, moving, and goes on; one with no release at all answers
-    /// `TimedOut`: a frozen or hung holder.
-    pub(super) async fn wait_lock(&self, name: &str) -> Locked<P::Guard> {
-        let timeout = self.policy.lock_timeout_ms();
-        let got = loop {
-            let seen = self.st.borrow().settled;
-            let got = self.ports.lock(name, timeout).await;
-            if !matches!(got, Locked::TimedOut) || self.st.borrow().settled == seen {
-                break got;
-            }
-        };
-        self.st().locked += 1;
-        got
-    }
-
-    /// The refresh lock: one refresh at a time per auth server and app,
-    /// across the tabs of the origin.
-    pub(super) fn lock_name(&self, s: &Session) -> String {
-        let mut name = String::from("psg_refresh ");
-        match self.app_url(s) {
-            Ok(url) => name.push_str(&url),
-            Err(_) => name.push_str(&self.origin),
-        }
-        name
     }
 
     /// Refreshes unless storage, read under the lock, makes it needless;
@@ -164,8 +90,8 @@ impl<P: Ports> Client<P> {
         self: &Rc<Self>,
         started: &Session,
         force: bool,
-        waited: bool,
-        settled_before: u64,
+        after_another: bool,
+        handoffs_before: u64,
     ) -> (Result<String, Error>, bool) {
         let changed = |s: &Session| {
             s.refresh_token() != started.refresh_token() || s.auth_token() != started.auth_token()
@@ -178,8 +104,8 @@ impl<P: Ports> Client<P> {
         // storage a few ms after the grant: refreshing now with the old
         // token would be the reuse the server punishes. Wait briefly for
         // its write (or its word that it wrote nothing).
-        if waited && !changed(&s) && self.st.borrow().settled == settled_before {
-            self.next_settled(SETTLE_MS).await;
+        if after_another && !changed(&s) && self.st.borrow().locks.handoffs == handoffs_before {
+            self.next_handoff(HANDOFF_MS).await;
             s = match self.reload().await {
                 Ok(s) => s,
                 Err(e) => return (Err(e), false),
@@ -206,7 +132,7 @@ impl<P: Ports> Client<P> {
         loop {
             let epoch = self.st.borrow().epoch;
             if !(force && adopted == 0) || self.status(&s) == Status::Ended {
-                if let Some(token) = self.settle(&s).await? {
+                if let Some(token) = self.without_request(&s).await? {
                     return Ok(token);
                 }
             }

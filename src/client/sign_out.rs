@@ -8,11 +8,12 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::future::Future;
 
-use super::{now_or, Client, Flight, Leaving, MAX_PENDING, SETTLE_MS};
+use super::lock::HANDOFF_MS;
+use super::{now_or, Client, Flight, Leaving, MAX_PENDING};
 use crate::core::error::Error;
 use crate::core::session::Session;
 use crate::core::url::encode_component;
-use crate::ports::{Io, Locked, Method, Ports, Reason, Signal};
+use crate::ports::{Io, Method, Ports, Reason, Signal};
 
 /// A sign-out once its synchronous part has run.
 enum Begun {
@@ -85,7 +86,7 @@ impl<P: Ports> Client<P> {
             return Begun::Done;
         }
         let leaving = Rc::new(Leaving {
-            sub: Self::sub(&s).map(String::from),
+            sub: s.sub().map(String::from),
         });
         self.st().leaving = Some(leaving.clone());
         let cleared = self.end_begin();
@@ -98,90 +99,58 @@ impl<P: Ports> Client<P> {
     }
 
     async fn finish_sign_out(self: &Rc<Self>, begun: Begun) -> bool {
-        let Begun::Ending(ending) = begun else {
-            // Nothing here; but another tab's sign-out may be clearing,
-            // under the lock, a refresh that wrote the session back after
-            // its clear and before this tab read storage. Resolve once the
-            // holders queued before us are done.
-            // (This tab's own kept lock is kept: it waits for this tab's
-            // last write to reach the others.)
-            if self.st.borrow().lingering.is_none() {
-                let name = self.lock_name(&Session::default());
-                let guard = match self.wait_lock(&name).await {
-                    Locked::Held { guard, .. } => Some(guard),
-                    Locked::TimedOut | Locked::Unsupported => None,
-                };
-                self.release_soon(guard);
+        match begun {
+            Begun::Done => {
+                self.after_queued_holders().await;
+                true
             }
-            return true;
-        };
+            Begun::Ending(ending) => self.clean_up(*ending).await,
+        }
+    }
+
+    /// Nothing was signed in here; but another tab's sign-out may be
+    /// clearing, under the lock, a refresh that wrote the session back
+    /// after its clear and before this tab read storage. Resolves once the
+    /// holders queued before this tab are done. (This tab's own kept lock
+    /// is left to its linger: it waits for this tab's last write to reach
+    /// the others.)
+    async fn after_queued_holders(self: &Rc<Self>) {
+        if !self.st.borrow().locks.is_lingering() {
+            let granted = self.acquire(self.lock_name(&Session::default())).await;
+            self.release_soon(granted.hold);
+        }
+    }
+
+    /// The sign-out after its synchronous part: tells the listeners and the
+    /// other tabs, then, under the lock, clears and revokes what a crossing
+    /// refresh wrote back, and revokes the session.
+    ///
+    /// A refresh in flight in another tab may write the session back after
+    /// our clear (its reply crossing our sign-out). Its tab holds the
+    /// refresh lock until that write has reached the other tabs: once we
+    /// hold the lock, what storage holds is final. Holding the lock through
+    /// the revocation keeps a tab that has not seen our clear yet from
+    /// refreshing with a token we are about to revoke.
+    async fn clean_up(self: &Rc<Self>, ending: Ending) -> bool {
         let Ending {
             s,
             url,
             leaving,
             cleared,
-        } = *ending;
+        } = ending;
         self.end_finish(cleared, Reason::SignOut).await;
-        // A refresh in flight in another tab may write the session back
-        // after our clear (its reply crossing our sign-out). Its tab holds
-        // the refresh lock until that write has reached the other tabs:
-        // once we hold the lock, clear what it wrote and revoke that token
-        // too. Holding the lock through the revocation keeps a tab that has
-        // not seen our clear yet from refreshing with a token we are about
-        // to revoke.
-        let settled_before = self.st.borrow().settled;
-        let name = self.lock_name(&s);
-        let (guard, waited) = match self.take_lingering(&name) {
-            Some(guard) => (Some(guard), false),
-            None => match self.wait_lock(&name).await {
-                Locked::Held { guard, waited } => (Some(guard), waited),
-                Locked::TimedOut | Locked::Unsupported => (None, false),
-            },
-        };
+        let handoffs_before = self.st.borrow().locks.handoffs;
+        let granted = self.acquire(self.lock_name(&s)).await;
         // As for a refresh granted the lock after another holder: its write
         // may reach this tab a little after the grant.
-        if waited && self.st.borrow().settled == settled_before {
-            self.next_settled(SETTLE_MS).await;
+        if granted.after_another && self.st.borrow().locks.handoffs == handoffs_before {
+            self.next_handoff(HANDOFF_MS).await;
         }
         let mut tokens: Vec<String> = s.refresh_token().map(String::from).into_iter().collect();
-        let still_leaving = |c: &Self| {
-            c.st.borrow()
-                .leaving
-                .as_ref()
-                .is_some_and(|l| Rc::ptr_eq(l, &leaving))
-        };
-        // What the store holds once the clean-up is done: unknown when it
-        // failed to answer or to clear.
-        let after = match self.store.load().get().await {
-            Ok(back) => {
-                // (Unless this tab signed in again meanwhile: that session
-                // stays.)
-                let written_back = back
-                    .refresh_token()
-                    .filter(|_| {
-                        still_leaving(self)
-                            && !self.foreign(&back)
-                            && Self::leaving_user(&back, &leaving)
-                    })
-                    .map(String::from);
-                match written_back {
-                    Some(r) => {
-                        self.add_pending(&r);
-                        tokens.push(r);
-                        let cleared = self.store.clear().get().await.is_ok();
-                        if cleared {
-                            self.ports.post(Signal::Changed);
-                        }
-                        cleared.then(Session::default)
-                    }
-                    None => Some(back),
-                }
-            }
-            Err(_) => None,
-        };
+        let after = self.clear_write_back(&leaving, &mut tokens).await;
         // From here, with the lock ours, no refresh can write: a session of
         // this user that appears now is a new sign-in.
-        if still_leaving(self) {
+        if self.is_leaving(&leaving) {
             self.st().leaving = None;
         }
         // Memory follows storage again: while leaving, this tab ignored the
@@ -203,11 +172,46 @@ impl<P: Ports> Client<P> {
         // Our clear is a write like a refresh's: the lock is kept until it
         // has reached the other tabs, so none refreshes with the token we
         // cleared.
-        match guard {
-            Some(guard) => self.linger(name, guard),
-            None => self.release_soon(None),
-        }
+        self.linger(granted);
         confirmed
+    }
+
+    /// True while this tab's sign-out of `leaving` is the one in progress
+    /// (it has not signed in again since).
+    fn is_leaving(&self, leaving: &Rc<Leaving>) -> bool {
+        self.st
+            .borrow()
+            .leaving
+            .as_ref()
+            .is_some_and(|l| Rc::ptr_eq(l, leaving))
+    }
+
+    /// Reads storage under the lock: a session of the leaving user written
+    /// back there by a crossing refresh is cleared, and its token added to
+    /// `tokens` to revoke. Answers what storage holds then, or `None` when
+    /// the store failed to answer or to clear.
+    async fn clear_write_back(
+        &self,
+        leaving: &Rc<Leaving>,
+        tokens: &mut Vec<String>,
+    ) -> Option<Session> {
+        let back = self.store.load().get().await.ok()?;
+        // (Unless this tab signed in again meanwhile: that session stays;
+        // nor is another app's session ours to clear.)
+        let written_back = back
+            .written_back(leaving.sub.as_deref())
+            .filter(|_| self.is_leaving(leaving) && !self.foreign(&back))
+            .map(String::from);
+        let Some(token) = written_back else {
+            return Some(back);
+        };
+        self.add_pending(&token);
+        tokens.push(token);
+        if self.store.clear().get().await.is_err() {
+            return None;
+        }
+        self.ports.post(Signal::Changed);
+        Some(Session::default())
     }
 
     /// `DELETE /tokens`; true once the token is known dead on the server.
@@ -263,18 +267,14 @@ impl<P: Ports> Client<P> {
         self.spawn(|c| async move {
             let mut name = String::from("psg_revoke ");
             name.push_str(&url);
-            let guard = match c.ports.lock(&name, 0).await {
-                Locked::TimedOut => return,
-                Locked::Held { guard, .. } => Some(guard),
-                Locked::Unsupported => None,
+            let Some(hold) = c.try_acquire(&name).await else {
+                return;
             };
             // Read again under the lock: the last holder may have done it all.
             for token in c.store.pending() {
                 c.revoke(&url, &token, true).await;
             }
-            if let Some(guard) = guard {
-                crate::ports::Guard::release(guard).await;
-            }
+            c.release(hold).await;
         });
     }
 }

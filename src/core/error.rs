@@ -2,8 +2,10 @@
 //!
 //! Messages are fixed strings chosen here, never text taken from a token, a
 //! server reply or storage, so an error can be logged without leaking a
-//! secret.
+//! secret; the one exception is a plain identifier (an app id) that
+//! [`Error::naming`] checks before it adds it.
 
+use alloc::borrow::Cow;
 use alloc::string::String;
 
 /// The stable `code` of a `PassageError`.
@@ -62,7 +64,7 @@ pub struct Error {
     /// What kind of failure.
     pub code: Code,
     /// A fixed, token-free explanation.
-    pub message: &'static str,
+    pub message: Cow<'static, str>,
     /// `Retry-After` in seconds, when the server sent one.
     pub retry_after: Option<u32>,
     /// The HTTP status of a refused request.
@@ -78,28 +80,40 @@ impl Error {
     pub const fn new(code: Code, message: &'static str) -> Self {
         Error {
             code,
-            message,
+            message: Cow::Borrowed(message),
             retry_after: None,
             status: None,
             server_code: None,
         }
     }
 
+    /// `message` followed by `name` in quotes, when `name` is a plain
+    /// identifier; else `message` alone.
+    pub fn naming(code: Code, message: &'static str, name: &str) -> Self {
+        let mut e = Error::new(code, message);
+        if plain(name) {
+            e.message = Cow::Owned([message, " \"", name, "\""].concat());
+        }
+        e
+    }
+
     /// `request_refused` for a 4xx with the server's `code`, kept only when
     /// it is a plain identifier.
     pub fn refused(status: u16, server_code: Option<String>) -> Self {
-        let plain = |c: &String| {
-            !c.is_empty()
-                && c.len() <= 64
-                && c.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
-        };
         Error {
             status: Some(status),
-            server_code: server_code.filter(plain),
+            server_code: server_code.filter(|c| plain(c)),
             ..Error::new(Code::RequestRefused, "the auth server refused the request")
         }
     }
+}
+
+/// `[A-Za-z0-9_.-]`, 1 to 64 characters: nothing that could carry a secret.
+fn plain(c: &str) -> bool {
+    !c.is_empty()
+        && c.len() <= 64
+        && c.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
 }
 
 #[cfg(test)]
@@ -120,5 +134,14 @@ mod tests {
             );
         }
         assert_eq!(Error::refused(400, None).server_code, None);
+    }
+
+    #[test]
+    fn only_a_plain_name_is_added_to_a_message() {
+        let e = Error::naming(Code::InvalidAuthResult, "for app", "app_2.b-c");
+        assert_eq!(e.message, "for app \"app_2.b-c\"");
+        for odd in ["", "a/b", "a b", "a\"b", &"x".repeat(65)] {
+            assert_eq!(Error::naming(Code::Network, "m", odd).message, "m", "{odd}");
+        }
     }
 }

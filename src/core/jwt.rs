@@ -35,16 +35,18 @@ pub enum JwtError {
     Json,
     /// The payload has no numeric `exp`.
     NoExp,
+    /// Longer than [`MAX_TOKEN_LEN`].
+    TooLong,
 }
 
 /// The longest token accepted. Passage tokens are well under 2 KB; a cap
 /// keeps a hostile storage value from costing time or memory.
-const MAX_TOKEN_LEN: usize = 16 * 1024;
+pub const MAX_TOKEN_LEN: usize = 16 * 1024;
 
 /// Decodes the payload of `token` and returns its claims.
 pub fn decode(token: &str) -> Result<Claims, JwtError> {
     if token.len() > MAX_TOKEN_LEN {
-        return Err(JwtError::Shape);
+        return Err(JwtError::TooLong);
     }
     // Three dot-separated segments, as bytes (a dot is ASCII).
     let mut parts = token.as_bytes().split(|&b| b == b'.');
@@ -161,9 +163,15 @@ fn parse_claims(text: &str) -> Result<Claims, JwtError> {
     }
     let exp = exp.ok_or(JwtError::NoExp)?;
     let app_id = aud_app.or_else(|| {
-        // The last path segment: after the last '/' once trailing ones go.
+        // The last segment of the URL's path, after the last '/' once
+        // trailing ones go; an issuer URL without a path names no app.
         let iss = iss?;
         let mut bytes = iss.as_bytes();
+        if let Some(at) = bytes.windows(3).position(|w| w == b"://") {
+            let authority = bytes.get(at + 3..)?;
+            let path = authority.iter().position(|&b| b == b'/')?;
+            bytes = authority.get(path..)?;
+        }
         while let [head @ .., b'/'] = bytes {
             bytes = head;
         }
@@ -519,6 +527,32 @@ mod tests {
     }
 
     #[test]
+    fn an_issuer_without_a_path_names_no_app() {
+        for iss in [
+            "https://auth.example.com",
+            "https://auth.example.com/",
+            "https://a.b//",
+        ] {
+            let c = decode(&jwt(&format!(r#"{{"exp":5,"iss":"{iss}"}}"#))).unwrap();
+            assert_eq!(c.app_id, None, "{iss}");
+        }
+        let c = decode(&jwt(r#"{"exp":5,"iss":"https://auth.example.com/app9"}"#)).unwrap();
+        assert_eq!(c.app_id.as_deref(), Some("app9"));
+        // Not a URL: its last segment, as before.
+        let c = decode(&jwt(r#"{"exp":5,"iss":"apps/app7"}"#)).unwrap();
+        assert_eq!(c.app_id.as_deref(), Some("app7"));
+    }
+
+    #[test]
+    fn a_token_over_the_size_limit_says_so() {
+        let long = jwt(&format!(
+            r#"{{"exp":5,"pad":"{}"}}"#,
+            "x".repeat(MAX_TOKEN_LEN)
+        ));
+        assert_eq!(decode(&long), Err(JwtError::TooLong));
+    }
+
+    #[test]
     fn base64url_round_trips_every_length() {
         for n in 0..40 {
             let s: String = (0..n).map(|i| char::from(b'a' + (i % 26) as u8)).collect();
@@ -593,7 +627,7 @@ mod tests {
         let deep = format!(r#"{{"exp":1,"x":{}{}}}"#, "[".repeat(100), "]".repeat(100));
         assert_eq!(decode(&jwt(&deep)), Err(JwtError::Json));
         let long = "a".repeat(MAX_TOKEN_LEN + 1);
-        assert_eq!(decode(&long), Err(JwtError::Shape));
+        assert_eq!(decode(&long), Err(JwtError::TooLong));
     }
 
     #[test]

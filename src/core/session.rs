@@ -82,9 +82,14 @@ impl Session {
         let Some(auth_token) = raw.auth_token else {
             return bad("auth_token is missing");
         };
-        let Ok(claims) = jwt::decode(&auth_token) else {
-            return bad("auth_token is not a JWT with a numeric exp");
+        let claims = match jwt::decode(&auth_token) {
+            Ok(claims) => claims,
+            Err(jwt::JwtError::TooLong) => return bad("auth_token is longer than 16 KiB"),
+            Err(_) => return bad("auth_token is not a JWT with a numeric exp"),
         };
+        if !plausible_exp(&claims) {
+            return bad("auth_token's exp is not unix seconds (milliseconds by mistake?)");
+        }
         let refresh_token = match raw.refresh_token {
             Some(t) if t.is_empty() => None,
             Some(t) if !valid_refresh_token(&t) => return bad("refresh_token is too long"),
@@ -112,7 +117,9 @@ impl Session {
     /// The session after a successful refresh reply. A reply without
     /// `refresh_token_expiration` keeps the stored one; one without a
     /// refresh token (a server that does not rotate) keeps the one used.
-    pub fn after_refresh(&self, raw: RawAuthResult, now_ms: f64) -> Result<Self, Error> {
+    /// The server accepted the refresh, so the session is live whatever
+    /// its end reads as on our clock (`now_ms` is not used to refuse it).
+    pub fn after_refresh(&self, raw: RawAuthResult, _now_ms: f64) -> Result<Self, Error> {
         let invalid = Error::new(
             Code::InvalidResponse,
             "the refresh reply is not an auth_result",
@@ -123,7 +130,7 @@ impl Session {
                 refresh_token: refresh_token.or_else(|| self.refresh_token.clone()),
                 ..raw
             },
-            now_ms,
+            f64::NEG_INFINITY,
         )
         .map_err(|_| invalid)?;
         if next.refresh_expiration.is_none() {
@@ -165,7 +172,7 @@ impl Session {
         if end_ms.is_some_and(|end| server_now >= end) {
             return Status::Ended;
         }
-        if let Some(claims) = &self.claims {
+        if let Some(claims) = self.claims.as_ref().filter(|c| plausible_exp(c)) {
             let mut until = (claims.exp as f64) * 1000.0 - policy.leeway_for(claims) as f64;
             if let Some(end) = end_ms {
                 until = until.min(end);
@@ -182,6 +189,41 @@ impl Session {
             Status::SignedOut
         }
     }
+    /// Whether a session end that has passed by local time `now_ms` should
+    /// be checked with the server before the session is dropped, when the
+    /// server's clock has not been read yet: a refresh token can ask, and
+    /// the auth token cannot vouch for the local clock (it has expired too,
+    /// as everything does by a clock far ahead). A token still unexpired by
+    /// the local clock shows that clock in step with the server's, so the
+    /// end stands.
+    pub fn end_needs_server(&self, now_ms: f64) -> bool {
+        let vouched = self
+            .claims
+            .as_ref()
+            .is_some_and(|c| plausible_exp(c) && now_ms < c.exp as f64 * 1000.0);
+        self.refresh_token.is_some() && !vouched
+    }
+
+    /// The user the auth token names (`sub`), when it names one.
+    pub fn sub(&self) -> Option<&str> {
+        self.claims().and_then(|c| c.sub.as_deref())
+    }
+
+    /// Whether this session may belong to user `sub`: it names that user,
+    /// or no user yet (another tab's write arrives key by key, its auth
+    /// token last, so a partway session names nobody).
+    pub fn may_be_user(&self, sub: Option<&str>) -> bool {
+        let own = self.sub();
+        own.is_none() || own == sub
+    }
+
+    /// The refresh token of this session, read from storage after a
+    /// sign-out of user `sub` cleared it, when it is that user's session
+    /// written back by a refresh that crossed the sign-out (which the
+    /// sign-out must clear and revoke too).
+    pub fn written_back(&self, sub: Option<&str>) -> Option<&str> {
+        self.refresh_token().filter(|_| self.may_be_user(sub))
+    }
 
     /// `authGuard`: a well-formed JWT whose `exp` has not passed, in a
     /// session that has not ended. No leeway: this answers "is the user
@@ -195,8 +237,14 @@ impl Session {
             && self
                 .claims
                 .as_ref()
-                .is_some_and(|c| server_now < c.exp as f64 * 1000.0)
+                .is_some_and(|c| plausible_exp(c) && server_now < c.exp as f64 * 1000.0)
     }
+}
+
+/// An `exp` past 10^11 is milliseconds by mistake: read as seconds it
+/// would be fresh for millennia, so the token is never fresh.
+fn plausible_exp(claims: &Claims) -> bool {
+    (claims.exp as f64) <= MAX_PLAUSIBLE_SECONDS
 }
 
 fn valid_refresh_token(t: &str) -> bool {
@@ -353,7 +401,7 @@ mod tests {
             ),
         ] {
             let e = Session::from_auth_result(bad, NOW).unwrap_err();
-            assert_eq!((e.code, e.message), (Code::InvalidAuthResult, message));
+            assert_eq!((e.code, &*e.message), (Code::InvalidAuthResult, message));
         }
     }
 
@@ -405,5 +453,33 @@ mod tests {
         for bad in ["", "-1", "1e9", "0x10", "1.2.3", "99999999999999999999"] {
             assert_eq!(parse_unix_seconds(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn an_exp_in_milliseconds_is_refused_at_sign_in_and_never_fresh() {
+        // 50 minutes ago, in milliseconds: read as seconds, the year 55,000.
+        let ms = (NOW - 3_000_000.0) as i64;
+        let token = jwt(1_699_999_000, ms);
+        let e = Session::from_auth_result(raw(Some(&token), Some("rt"), None), NOW).unwrap_err();
+        assert_eq!(e.code, Code::InvalidAuthResult);
+        assert!(e.message.contains("exp"), "{}", e.message);
+        // From storage (another tab's write) or a refresh reply: not fresh.
+        let stored = Session::from_stored(Some(token.clone()), Some("rt".into()), None);
+        assert_eq!(
+            stored.status(NOW, 0.0, &Policy::default()),
+            Status::NeedsRefresh
+        );
+        assert!(!stored.is_authenticated(NOW, 0.0));
+        let e = stored
+            .after_refresh(raw(Some(&token), Some("rt2"), None), NOW)
+            .unwrap_err();
+        assert_eq!(e.code, Code::InvalidResponse);
+    }
+
+    #[test]
+    fn a_token_over_the_size_limit_is_refused_by_name() {
+        let long = format!("{}.{}.c2ln", "a".repeat(10), "b".repeat(jwt::MAX_TOKEN_LEN));
+        let e = Session::from_auth_result(raw(Some(&long), None, None), NOW).unwrap_err();
+        assert_eq!(e.message, "auth_token is longer than 16 KiB");
     }
 }

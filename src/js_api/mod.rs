@@ -15,13 +15,14 @@ use js_sys::{Function, Object, Promise, Reflect};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::future_to_promise;
+use wasm_bindgen_futures::{future_to_promise, JsFuture};
+use web_sys::AbortSignal;
 
 use crate::browser::custom_store::CustomStore;
 use crate::browser::local_store::LocalStore;
 use crate::browser::{Browser, JsJson};
 use crate::client::values::{AuthResultFields, Field, AUTH_RESULT_KEYS};
-use crate::client::{Client, MemoryStore};
+use crate::client::{first, Client, MemoryStore};
 use crate::core::error::{Code, Error};
 use crate::ports::Store;
 use options::StoreChoice;
@@ -47,7 +48,7 @@ extern "C" {
 pub fn to_js(e: Error) -> JsValue {
     JsPassageError::new(
         e.code.as_str(),
-        e.message,
+        &e.message,
         e.retry_after,
         e.status,
         e.server_code,
@@ -106,6 +107,61 @@ fn read_object<T: DeserializeOwned + Default>(
     serde_wasm_bindgen::from_value(copy.into()).map_err(|_| invalid(message))
 }
 
+/// The `signal` of `getAuthToken`'s options, if any.
+fn abort_signal(options: &JsValue) -> Result<Option<AbortSignal>, Error> {
+    if options.is_undefined() || options.is_null() {
+        return Ok(None);
+    }
+    let message = "getAuthToken's options must be an object with an AbortSignal as signal";
+    if !options.is_object() {
+        return Err(invalid(message));
+    }
+    let signal = Reflect::get(options, &"signal".into()).unwrap_or(JsValue::UNDEFINED);
+    if signal.is_undefined() {
+        return Ok(None);
+    }
+    signal.dyn_into().map(Some).map_err(|_| invalid(message))
+}
+
+/// Waits for an `AbortSignal`'s `abort` event; stops listening when
+/// dropped, so a long-lived signal gathers no listeners.
+struct Aborted {
+    signal: AbortSignal,
+    listener: Closure<dyn FnMut()>,
+    fired: Promise,
+}
+
+impl Aborted {
+    fn listen(signal: &AbortSignal) -> Aborted {
+        let mut fire = None;
+        let fired = Promise::new(&mut |resolve, _| fire = Some(resolve));
+        let listener = Closure::<dyn FnMut()>::new(move || {
+            if let Some(fire) = &fire {
+                let _ = fire.call0(&JsValue::UNDEFINED);
+            }
+        });
+        let _ = signal.add_event_listener_with_callback("abort", listener.as_ref().unchecked_ref());
+        Aborted {
+            signal: signal.clone(),
+            listener,
+            fired,
+        }
+    }
+
+    /// Resolves once the signal aborts.
+    async fn wait(&self) {
+        let _ = JsFuture::from(self.fired.clone()).await;
+    }
+}
+
+impl Drop for Aborted {
+    fn drop(&mut self) {
+        let _ = self
+            .signal
+            .remove_event_listener_with_callback("abort", self.listener.as_ref().unchecked_ref());
+    }
+}
+
 /// `addPasskey`'s options.
 #[derive(Default, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
@@ -145,20 +201,53 @@ impl PassageUser {
             },
         };
         let client = Client::new(options.client, Browser::new(), store);
-        client.ports().listen(Rc::downgrade(&client));
+        let heard = Rc::downgrade(&client);
+        client.ports().listen(move |signal| {
+            if let Some(client) = heard.upgrade() {
+                client.signal(signal);
+            }
+        });
         client.start();
         Ok(PassageUser { client })
     }
 
-    /// The auth token; refreshed first when it is stale.
+    /// The auth token; refreshed first when it is stale. With `{ signal }`,
+    /// the call rejects with the signal's reason once it aborts (a refresh
+    /// that other callers share goes on for them).
     #[wasm_bindgen(js_name = getAuthToken)]
-    pub fn get_auth_token(&self) -> Promise {
+    pub fn get_auth_token(&self, options: JsValue) -> Promise {
+        let signal = match abort_signal(&options) {
+            Ok(signal) => signal,
+            Err(e) => return Promise::reject(&to_js(e)),
+        };
+        if let Some(signal) = &signal {
+            if signal.aborted() {
+                return Promise::reject(&signal.reason());
+            }
+        }
         // The hot path: one comparison against what the client published.
         if let Some(fresh) = self.client.ports().hot.fresh(js_sys::Date::now()) {
             return fresh;
         }
         let client = self.client.clone();
-        promise(async move { client.get_auth_token().await })
+        let Some(signal) = signal else {
+            return promise(async move { client.get_auth_token().await });
+        };
+        // Listening from now: the app may abort before the future runs.
+        let aborted = Aborted::listen(&signal);
+        future_to_promise(async move {
+            let token = async { Some(client.get_auth_token().await) };
+            match first(token, async {
+                aborted.wait().await;
+                None
+            })
+            .await
+            {
+                Some(Ok(token)) => Ok(token.into()),
+                Some(Err(e)) => Err(to_js(e)),
+                None => Err(signal.reason()),
+            }
+        })
     }
 
     /// Forces a refresh (joining one in flight) and returns the new token.

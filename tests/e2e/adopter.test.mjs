@@ -5,13 +5,16 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import {
+  fakeJwt,
   installHelpers,
   launchBrowser,
   newApp,
+  nowS,
   openPage,
   serverAccepts,
   startAuthServer,
   startStatic,
+  until,
 } from "./harness.mjs";
 
 let browser, site, auth;
@@ -129,7 +132,9 @@ describe("two Passage apps on one origin", () => {
         const bToken = await window.attempt(B.getAuthToken());
         // A signs in: it replaces B's session (one set of keys).
         A.setAuthResult(loginA);
-        await window.settle();
+        // B hears of it from the page's other instance.
+        const deadline = Date.now() + 10_000;
+        while (!eventsB.some(([e]) => e === "SIGNED_OUT") && Date.now() < deadline) await new Promise((ok) => setTimeout(ok, 5));
         const aNow = await window.attempt(A.getAuthToken());
         const bNow = await window.attempt(B.getAuthToken());
         return { aToken, aRefresh, aGuard, bStillThere, bToken, aNow, bNow, eventsB, stored: localStorage.getItem("psg_refresh_token") === loginA.refresh_token };
@@ -147,7 +152,7 @@ describe("two Passage apps on one origin", () => {
     assert.equal(r.stored, true);
     // Nothing of B's was sent to A, and B's replaced token was revoked at B.
     assert.equal((await a.stats()).refresh, 0);
-    assert.equal((await b.stats()).revoke_ok, 1);
+    await until(async () => (await b.stats()).revoke_ok === 1, 10_000, "B's replaced token to be revoked at B");
     assert.equal(await serverAccepts(auth, b.app, b.authResult.refresh_token), false);
     assert.equal(await serverAccepts(auth, a.app, a.authResult.refresh_token), true);
     await context.close();
@@ -216,6 +221,143 @@ describe("offline", () => {
     assert.equal(r.result.message, "the browser is offline");
     assert.equal(r.kept, true);
     assert.equal((await t.stats()).refresh, 0, "no attempt while offline");
+    await t.done();
+  });
+});
+
+describe("what a careful adopter hit, mended", () => {
+  test("another app's AuthResult is refused at setAuthResult, naming that app, and nothing is stored", async () => {
+    const a = await setup();
+    const b = await newApp(auth, "other");
+    const r = await a.page.evaluate(async (loginB) => {
+      const user = window.make();
+      let error;
+      try {
+        user.setAuthResult(loginB);
+      } catch (e) {
+        error = { code: e.code, message: e.message };
+      }
+      return { error, keys: Object.keys(localStorage), events: window.events, token: await window.attempt(user.getAuthToken()) };
+    }, b.authResult);
+    assert.equal(r.error?.code, "invalid_auth_result");
+    assert.ok(r.error.message.includes(`"${b.app}"`), r.error.message);
+    assert.deepEqual(r.keys, []);
+    assert.deepEqual(r.events, []);
+    assert.equal(r.token.code, "login_required");
+    await a.done();
+  });
+
+  test("a JWT whose exp is in milliseconds is refused at sign-in, and never handed out from storage", async () => {
+    const t = await setup();
+    const r = await t.page.evaluate(
+      async ([authResult, msToken]) => {
+        const user = window.make();
+        let refused;
+        try {
+          user.setAuthResult({ ...authResult, auth_token: msToken });
+        } catch (e) {
+          refused = [e.code, e.message.includes("exp")];
+        }
+        // Another tab's write of such a token: not fresh, so it is refreshed.
+        localStorage.setItem("psg_refresh_token", authResult.refresh_token);
+        localStorage.setItem("psg_auth_token", msToken);
+        const guard = await user.authGuard();
+        const token = await window.attempt(user.getAuthToken());
+        return { refused, guard, handedOut: token.value === msToken, ok: token.ok };
+      },
+      // 50 minutes ago, in milliseconds.
+      [t.authResult, fakeJwt({ sub: "u", iat: nowS() - 3600, exp: (nowS() - 3000) * 1000, aud: [auth.url, t.app] })],
+    );
+    assert.deepEqual(r.refused, ["invalid_auth_result", true]);
+    assert.equal(r.guard, false);
+    assert.equal(r.handedOut, false);
+    assert.equal(r.ok, true, "the stored refresh token buys a real token");
+    assert.equal((await t.stats()).refresh, 1);
+    await t.done();
+  });
+
+  test("a token over the size limit is refused with a message that says so", async () => {
+    const t = await setup();
+    const message = await t.page.evaluate((long) => {
+      try {
+        window.make().setAuthResult({ auth_token: long });
+      } catch (e) {
+        return e.message;
+      }
+    }, fakeJwt({ exp: nowS() + 60, pad: "x".repeat(17_000) }));
+    assert.equal(message, "auth_token is longer than 16 KiB");
+    await t.done();
+  });
+
+  test("free(), using and dispose() leave an instance that works, even from inside a listener, and hears no more events", async () => {
+    const t = await setup();
+    await t.page.evaluate((authResult) => (window.authResult = authResult), t.authResult);
+    // As source text: Node, which reads this file, may not parse `using` yet.
+    const r = await t.page.evaluate(`(async () => {
+      const outcomes = [];
+      const user = window.make();
+      user.onAuthStateChange((event) => {
+        if (event === "SIGNED_IN") user.free();
+      });
+      user.setAuthResult(window.authResult);
+      outcomes.push((await window.attempt(user.getAuthToken())).ok);
+      {
+        using scoped = window.make();
+        outcomes.push((await window.attempt(scoped.getAuthToken())).ok);
+        window.scoped = scoped;
+      }
+      outcomes.push((await window.attempt(window.scoped.getAuthToken())).ok);
+      // After dispose(), a listener added later hears nothing.
+      const heard = [];
+      window.scoped.onAuthStateChange((event) => heard.push(event));
+      outcomes.push((await window.attempt(window.scoped.refresh())).ok);
+      outcomes.push(await window.scoped.signOut());
+      return { outcomes, heard };
+    })()`);
+    assert.deepEqual(r.outcomes, [true, true, true, true, true]);
+    assert.deepEqual(r.heard, []);
+    await t.done();
+  });
+
+  test("two instances of one page share a sign-out at once", async () => {
+    const t = await setup();
+    const r = await t.page.evaluate(async (authResult) => {
+      const u1 = window.make();
+      const u2 = window.make();
+      u1.setAuthResult(authResult);
+      const before = await u2.getAuthToken();
+      const signingOut = u1.signOut();
+      const after = await window.attempt(u2.getAuthToken());
+      await signingOut;
+      return { before: before === authResult.auth_token, after: after.code };
+    }, t.authResult);
+    assert.deepEqual(r, { before: true, after: "login_required" });
+    await t.done();
+  });
+
+  test("a clock far ahead asks the server before it drops a session whose end only it sees", async () => {
+    // One hour of session left, and the page's clock two hours ahead.
+    const t = await setup({ session_expiration: 3600 });
+    await t.page.evaluate(() => {
+      const now = Date.now;
+      Date.now = () => now() + 7_200_000;
+    });
+    const r = await t.page.evaluate(async (authResult) => {
+      // Stored by an earlier sign-in, before the clock moved.
+      localStorage.setItem("psg_refresh_token", authResult.refresh_token);
+      localStorage.setItem("psg_refresh_token_expiration", String(authResult.refresh_token_expiration));
+      localStorage.setItem("psg_auth_token", authResult.auth_token);
+      const user = window.make();
+      const first = await window.attempt(user.getAuthToken());
+      const again = await window.attempt(user.getAuthToken());
+      return { first, again, events: window.events.map(([e]) => e) };
+    }, t.authResult);
+    assert.equal(r.first.ok, true, r.first.code);
+    assert.equal(r.again.value, r.first.value, "the server's clock, once read, keeps the new token fresh");
+    assert.ok(!r.events.includes("SIGNED_OUT"), String(r.events));
+    const refreshes = (await t.stats()).refresh;
+    // One to ask, one more to confirm a server clock behind ours.
+    assert.ok(refreshes >= 1 && refreshes <= 2, `${refreshes} refreshes`);
     await t.done();
   });
 });

@@ -69,7 +69,6 @@ describe("Retry-After on refresh", () => {
         const start = Date.now();
         const result = await window.attempt(user.getAuthToken());
         const ms = Date.now() - start;
-        await window.settle();
         return { result, ms, rt: localStorage.getItem("psg_refresh_token"), auth: localStorage.getItem("psg_auth_token"), events: window.events };
       },
       [t.authResult, t.stale],
@@ -126,7 +125,6 @@ describe("signOut when the revocation fails", () => {
         const ms = Date.now() - start;
         const next = await window.attempt(user.getAuthToken());
         const guard = await user.authGuard();
-        await window.settle();
         return { confirmed, ms, next, guard, stored: { ...localStorage }, cookie: document.cookie, events: window.events };
       }, t.authResult);
       assert.equal(r.confirmed, false);
@@ -184,7 +182,6 @@ describe("userInfo with a bad currentuser reply", () => {
         const start = Date.now();
         const result = await window.attempt(user.userInfo());
         const ms = Date.now() - start;
-        await window.settle();
         return { result, ms, stored: { ...localStorage }, events: window.events, token: await user.getAuthToken() };
       }, t.authResult);
       assert.equal(r.result.ok, false, JSON.stringify(r.result));
@@ -221,7 +218,6 @@ describe("the browser offline", () => {
         const start = Date.now();
         const result = await window.attempt(window.user.getAuthToken());
         const ms = Date.now() - start;
-        await window.settle();
         return { result, ms, online: navigator.onLine, rt: localStorage.getItem("psg_refresh_token"), events: window.events };
       });
       assert.equal(r.online, false);
@@ -304,7 +300,6 @@ describe("storage full (QuotaExceededError)", () => {
     const after = await t.page.evaluate(async () => {
       window.storageFull = false;
       const guard = await window.user.authGuard();
-      await window.settle();
       return { guard, token: await window.user.getAuthToken(), stored: { ...localStorage }, events: window.events };
     });
     assert.equal(after.guard, true);
@@ -328,7 +323,6 @@ describe("storage full (QuotaExceededError)", () => {
         // The 3 s token goes stale: the next call must refresh again, still with storage full.
         await new Promise((ok) => setTimeout(ok, 3200));
         const second = await window.attempt(window.user.getAuthToken());
-        await window.settle();
         return { first, second, events: window.events };
       },
       [t.authResult, t.stale],
@@ -366,7 +360,6 @@ describe("storage full (QuotaExceededError)", () => {
       window.storageFull = false;
       // The next call that reads the store writes the session first.
       const later = await window.attempt(window.user.authGuard());
-      await window.settle();
       return { refreshed, later, rt: localStorage.getItem("psg_refresh_token"), events: window.events };
     });
     assert.ok(other.ok || other.code === "login_required", other.code);
@@ -486,7 +479,8 @@ describe("a custom store that fails while a refresh writes", () => {
           // refresh on a loaded machine, short enough to bound a hang.
           window.user = window.make({ tokenStore: window.store, requestTimeoutInSeconds: 2 });
           window.user.setAuthResult({ ...authResult, auth_token: stale });
-          await new Promise((ok) => setTimeout(ok, 50));
+          // The store has the session before it starts failing.
+          while (window.store.data.authToken !== stale) await new Promise((ok) => setTimeout(ok, 5));
           window.storeMode.setTokens = mode;
           const start = Date.now();
           const first = await window.attempt(window.user.getAuthToken());
@@ -505,7 +499,6 @@ describe("a custom store that fails while a refresh writes", () => {
       const after = await t.page.evaluate(async () => {
         window.storeMode.setTokens = "ok";
         const guard = await window.user.authGuard();
-        await window.settle();
         return { guard, stored: { ...window.store.data }, events: window.events };
       });
       assert.equal(after.guard, true);
@@ -542,13 +535,12 @@ describe("a custom store that fails while a refresh writes", () => {
         async ([authResult, mode]) => {
           const user = window.make({ tokenStore: window.store, requestTimeoutInSeconds: 2 });
           user.setAuthResult(authResult);
-          await new Promise((ok) => setTimeout(ok, 50));
+          while (window.store.data.authToken !== authResult.auth_token) await new Promise((ok) => setTimeout(ok, 5));
           window.storeMode.clearTokens = mode;
           const start = Date.now();
           const confirmed = await user.signOut();
           const ms = Date.now() - start;
           const next = await window.attempt(user.getAuthToken());
-          await window.settle();
           return { confirmed, ms, next, events: window.events };
         },
         [t.authResult, mode],
@@ -580,7 +572,6 @@ describe("the auth server restarted mid-session", () => {
         const start = Date.now();
         const result = await window.attempt(window.user.refresh());
         const ms = Date.now() - start;
-        await window.settle();
         return { result, ms, rt: localStorage.getItem("psg_refresh_token"), events: window.events };
       });
       assert.equal(down.result.code, "network");
@@ -593,7 +584,6 @@ describe("the auth server restarted mid-session", () => {
       const r = await t.page.evaluate(async () => {
         const info = await window.attempt(window.user.userInfo());
         const refreshed = await window.attempt(window.user.refresh());
-        await window.settle();
         return { info, refreshed, rt: localStorage.getItem("psg_refresh_token"), events: window.events };
       });
       assert.equal(r.info.ok, true, `a token issued before the restart is still accepted: ${r.info.code}`);

@@ -10,20 +10,11 @@
 // used.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { installHelpers, newApp, openPage, staleJwt, startAll, stopAll } from "./harness.mjs";
+import { installHelpers, newApp, openPage, staleJwt, startAll, stopAll, until } from "./harness.mjs";
 
 let browser, site, auth;
 before(async () => ({ browser, site, auth } = await startAll()));
 after(() => stopAll({ browser, site, auth }));
-
-/** Polls `check` every 20 ms until it is true (at most `ms`). */
-async function until(check, ms, what) {
-  const end = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((ok) => setTimeout(ok, 20));
-  }
-}
 
 /**
  * Signs in on a first page, has it refresh while the server holds its answer
@@ -59,7 +50,6 @@ async function closeMidRefresh(reuseGrace) {
       const refreshed = await window.attempt(user.refresh());
       const info = await window.attempt(user.userInfo());
       const again = await window.attempt(user.refresh());
-      await window.settle();
       return {
         before,
         refreshed: { ok: refreshed.ok, code: refreshed.code },
@@ -128,7 +118,11 @@ async function frozenHolder(reuseGrace) {
         window.wake = wake;
         window.fetch = async (input, init) => {
           const method = input instanceof Request ? input.method : init?.method;
-          if (method === "POST") await woken;
+          if (method === "POST") {
+            // Sent under the refresh lock: tab A holds it from here on.
+            window.stalled = true;
+            await woken;
+          }
           return original(input, init);
         };
         window.user = window.make({ requestTimeoutInSeconds: 60 });
@@ -136,7 +130,9 @@ async function frozenHolder(reuseGrace) {
       },
       [t.authResult, staleJwt(auth.url, t.app)],
     );
-    await until(async () => (await t.stats()).refresh === 0, 1000, "nothing sent yet");
+    // Tab B starts only once tab A holds the lock and its request is held.
+    await until(() => a.evaluate(() => window.stalled === true), 30_000, "tab A to hold the lock");
+    assert.equal((await t.stats()).refresh, 0, "tab A's request went out");
     const other = await b.evaluate(async () => {
       const user = window.make({ requestTimeoutInSeconds: 0.5 }); // lock wait: 4 x 0.5 s
       const start = Date.now();

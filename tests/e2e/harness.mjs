@@ -175,9 +175,6 @@ export async function installHelpers(page, app, authOrigin) {
         user.onAuthStateChange((event, detail) => window.events.push([event, detail.reason ?? null]));
         return user;
       };
-      // Auth events are delivered just after the callers resolve (once the
-      // refresh lock is released): wait for them to settle.
-      window.settle = () => new Promise((ok) => setTimeout(ok, 300));
       window.attempt = async (promise) => {
         try {
           return { ok: true, value: await promise };
@@ -196,6 +193,18 @@ export async function installHelpers(page, app, authOrigin) {
     },
     [app, authOrigin],
   );
+}
+
+/**
+ * Polls `check` every 20 ms until it is true; fails after `ms` naming `what`.
+ * Tests wait for the state they need with it, never for time to pass.
+ */
+export async function until(check, ms, what) {
+  const end = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((ok) => setTimeout(ok, 20));
+  }
 }
 
 /** Does the server still accept refresh token `rt`? (Using it rotates it.) */

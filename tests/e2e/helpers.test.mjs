@@ -1,4 +1,4 @@
-// SPEC section 4's helpers in Chromium: `user.createFetch({origins})` and
+// docs/contract.md §4's helpers in Chromium: `user.createFetch({origins})` and
 // `user.axiosInterceptor(instance, {origins})` with the real axios package.
 // The token must reach the named API origins and nothing else, a 401 from
 // them is retried exactly once after a forced refresh, and bad input fails
@@ -9,7 +9,7 @@
 // look-alike hosts reach the recorder instead of the internet.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { installHelpers, launchBrowser, newApp, openPage, staleJwt, startAuthServer, startStatic } from "./harness.mjs";
+import { installHelpers, launchBrowser, newApp, openPage, staleJwt, startAuthServer, startStatic, until } from "./harness.mjs";
 
 const AXIOS = "/node_modules/axios/dist/esm/axios.min.js";
 
@@ -711,6 +711,126 @@ describe("axiosInterceptor (the real axios package)", () => {
       return out;
     });
     assert.deepEqual(r, [...Array(10).fill("invalid_options"), 0]);
+    await t.done();
+  });
+});
+
+/**
+ * A page whose session needs a refresh that the test holds (its answer waits
+ * for `release()`), so that nothing but a cancellation can end a wait for a
+ * token. `window.api` is the recorder's origin, named as the API.
+ */
+async function heldRefresh() {
+  const t = await setup();
+  let release;
+  const released = new Promise((ok) => (release = ok));
+  let sent = false;
+  await t.page.route("**/tokens", async (route) => {
+    if (route.request().method() !== "POST") return route.continue();
+    sent = true;
+    await released;
+    await route.continue();
+  });
+  await t.page.evaluate(
+    ([authResult, stale, api]) => {
+      window.user = window.make();
+      window.user.setAuthResult({ ...authResult, auth_token: stale });
+      window.api = api;
+      // Another caller, which shares the refresh and asks for no cancel.
+      window.other = window.attempt(window.user.getAuthToken());
+    },
+    [t.authResult, staleJwt(auth.url, t.app), `http://127.0.0.1:${sitePort}`],
+  );
+  await until(() => sent, 10_000, "the refresh to be sent");
+  return { ...t, release };
+}
+
+/** The shared refresh goes on once released: the other caller gets its token, and one refresh was made. */
+async function sharedRefreshGoesOn(t) {
+  t.release();
+  const other = await t.page.evaluate(() => window.other);
+  assert.equal(other.ok, true, other.code);
+  assert.equal((await t.stats()).refresh, 1);
+}
+
+describe("cancellation while waiting for a token", () => {
+  test("getAuthToken({ signal }) rejects with the signal's reason once it aborts", async () => {
+    const t = await heldRefresh();
+    const r = await t.page.evaluate(async () => {
+      const outcome = async (promise) => {
+        try {
+          return { value: await promise };
+        } catch (e) {
+          return { name: e.name, code: e.code, isDomException: e instanceof DOMException, reason: e === window.reason };
+        }
+      };
+      const controller = new AbortController();
+      const waiting = outcome(window.user.getAuthToken({ signal: controller.signal }));
+      controller.abort();
+      const aborted = await waiting;
+      const already = await outcome(window.user.getAuthToken({ signal: AbortSignal.abort() }));
+      const custom = new AbortController();
+      window.reason = new Error("the user went elsewhere");
+      const customWait = outcome(window.user.getAuthToken({ signal: custom.signal }));
+      custom.abort(window.reason);
+      const bad = [];
+      for (const options of [5, { signal: {} }, { signal: "abort" }]) bad.push((await outcome(window.user.getAuthToken(options))).code);
+      return { aborted, already, custom: await customWait, bad };
+    });
+    assert.deepEqual(r.aborted, { name: "AbortError", code: 20, isDomException: true, reason: false });
+    assert.equal(r.already.name, "AbortError");
+    assert.equal(r.custom.reason, true, "the app's own reason is passed on");
+    assert.deepEqual(r.bad, ["invalid_options", "invalid_options", "invalid_options"]);
+    await sharedRefreshGoesOn(t);
+    await t.done();
+  });
+
+  test("createFetch: an aborted request rejects with fetch's AbortError and is never sent", async () => {
+    const t = await heldRefresh();
+    const r = await t.page.evaluate(async () => {
+      const apiFetch = window.user.createFetch({ origins: [window.api] });
+      const controller = new AbortController();
+      const request = window.fetched(apiFetch(`${window.api}/api/echo?k=abort-fetch`, { signal: controller.signal }));
+      controller.abort();
+      const viaInit = await request;
+      const viaRequest = await window.fetched(apiFetch(new Request(`${window.api}/api/echo?k=abort-fetch`, { signal: AbortSignal.abort() })));
+      return { viaInit, viaRequest };
+    });
+    assert.equal(r.viaInit.name, "AbortError");
+    assert.equal(r.viaRequest.name, "AbortError");
+    await sharedRefreshGoesOn(t);
+    assert.equal(got("abort-fetch").length, 0, "a cancelled request was sent");
+    await t.done();
+  });
+
+  test("axios: a signal or a CancelToken cancels with axios's CanceledError, a timeout with ECONNABORTED; nothing is sent", async () => {
+    const t = await heldRefresh();
+    const r = await t.page.evaluate(async () => {
+      const api = window.axios.create();
+      window.user.axiosInterceptor(api, { origins: [window.api] });
+      const url = `${window.api}/api/echo?k=abort-axios`;
+      const cancelled = async (promise) => {
+        try {
+          await promise;
+          return { sent: true };
+        } catch (e) {
+          return { isCancel: window.axios.isCancel(e), isAxiosError: window.axios.isAxiosError(e), code: e.code };
+        }
+      };
+      const controller = new AbortController();
+      const bySignal = cancelled(api.get(url, { signal: controller.signal }));
+      const source = window.axios.CancelToken.source();
+      const byToken = cancelled(api.get(url, { cancelToken: source.token }));
+      controller.abort();
+      source.cancel("gone");
+      const byTimeout = cancelled(api.get(url, { timeout: 200 }));
+      return { bySignal: await bySignal, byToken: await byToken, byTimeout: await byTimeout };
+    });
+    assert.deepEqual(r.bySignal, { isCancel: true, isAxiosError: true, code: "ERR_CANCELED" });
+    assert.deepEqual(r.byToken, { isCancel: true, isAxiosError: true, code: "ERR_CANCELED" });
+    assert.deepEqual(r.byTimeout, { isCancel: false, isAxiosError: true, code: "ECONNABORTED" });
+    await sharedRefreshGoesOn(t);
+    assert.equal(got("abort-axios").length, 0, "a cancelled request was sent");
     await t.done();
   });
 });

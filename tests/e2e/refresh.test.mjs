@@ -1,4 +1,4 @@
-// SPEC sections 4 to 6 in one tab: the page (static server) and the local auth
+// docs/contract.md §4 to §6 in one tab: the page (static server) and the local auth
 // server listen on different ports, so every request is cross-origin. Requests
 // are counted on the server side.
 import { after, before, describe, test } from "node:test";
@@ -11,6 +11,7 @@ import {
   staleJwt as stale,
   startAll,
   stopAll,
+  until,
 } from "./harness.mjs";
 
 let browser, site, auth;
@@ -69,7 +70,6 @@ describe("refresh", () => {
           }),
         );
         const tokens = await Promise.all(calls);
-        await window.settle();
         return { tokens: [...new Set(tokens)], storedAtFirstResolve, rt: localStorage.getItem("psg_refresh_token"), events: window.events };
       },
       [t.authResult, staleJwt(t.app)],
@@ -244,13 +244,14 @@ describe("session end", () => {
         const user = window.make();
         user.setAuthResult(authResult);
         user.setAuthResult({ auth_token: otherStale });
-        await new Promise((ok) => setTimeout(ok, 300));
         return { result: await window.attempt(user.getAuthToken()), rt: localStorage.getItem("psg_refresh_token") };
       },
       [t.authResult, staleJwt(t.app)],
     );
     assert.equal(r.result.code, "login_required");
     assert.equal(r.rt, null);
+    // The revocation goes out in the background.
+    await until(async () => (await t.stats()).revoke === 1, 10_000, "the previous token's revocation");
     const stats = await t.stats();
     assert.equal(stats.refresh, 0);
     assert.equal(stats.revoke, 1);
@@ -269,7 +270,6 @@ describe("refresh failures", () => {
         const start = Date.now();
         const result = await window.attempt(user.getAuthToken());
         const ms = Date.now() - start;
-        await window.settle();
         return { result, ms, rt: localStorage.getItem("psg_refresh_token"), events: window.events };
       },
       [t.authResult, staleJwt(t.app), options],
@@ -521,7 +521,6 @@ describe("onAuthStateChange", () => {
         });
         user.setAuthResult({ ...authResult, auth_token: stale });
         await user.getAuthToken();
-        await window.settle();
         off();
         await user.signOut();
         return { seen, inner };

@@ -100,7 +100,6 @@ describe("no token in errors, console output or event details", () => {
         const rt = localStorage.getItem("psg_refresh_token");
         out.push(await window.record("setAuthResult stale", () => window.user.setAuthResult({ auth_token: stale, refresh_token: rt })));
         out.push(await window.record("getAuthToken stale", () => window.user.getAuthToken()));
-        await window.settle();
         return out;
       },
       [t.authResult, stale],
@@ -213,10 +212,8 @@ describe("no token in errors, console output or event details", () => {
     secrets.add(third.auth_token).add(third.refresh_token);
     await step(async (authResult) => {
       window.user.setAuthResult(authResult);
-      await window.settle();
       return [await window.record("signOut", () => window.user.signOut())];
     }, third);
-    await page.evaluate(() => window.settle());
 
     const seen = await page.evaluate(() => ({ caught: window.caught, details: window.details, secrets: [...window.secrets] }));
     for (const s of seen.secrets) secrets.add(s);
@@ -255,7 +252,7 @@ describe("no token in errors, console output or event details", () => {
       }
     }
     // The browser's own console lines for failed requests name the request
-    // URL as their location: the revocation's (SPEC section 1 puts the
+    // URL as their location: the revocation's (docs/contract.md §1 puts the
     // refresh token in its query string) is the only one that may carry a
     // token, and only there, never in the text.
     const tokenUrls = consoleUrls.filter((url) => [...secrets].some((s) => url.includes(s)));

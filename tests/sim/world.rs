@@ -68,6 +68,22 @@ pub struct Settings {
     pub lag: u32,
     /// The server's reuse grace period, s (0: strict).
     pub grace: i64,
+    /// What the browser has to keep one refresh across tabs.
+    pub browser: Browser,
+}
+
+/// What a simulated browser offers the client across tabs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Browser {
+    /// Web Locks, and a BroadcastChannel whose messages travel apart from
+    /// storage events (one may overtake the other).
+    WebLocks,
+    /// No Web Locks (an insecure origin, an older browser): the client's
+    /// own lock over the channel's messages.
+    NoLocks,
+    /// Neither Web Locks nor a channel: the messages travel as storage
+    /// events, in order with the session's writes.
+    Neither,
 }
 
 /// Where the world tells its story.
@@ -129,6 +145,7 @@ impl World {
                 events: RefCell::new(Vec::new()),
                 cache: RefCell::new((None, 0.0)),
                 last_delivery: Cell::new(0.0),
+                last_message: Cell::new(0.0),
                 frozen_until: Cell::new(0.0),
             });
             world.tabs.borrow_mut().push(tab.clone());
@@ -173,6 +190,8 @@ pub struct Tab {
     /// `now < until`.
     pub cache: RefCell<(Option<String>, f64)>,
     last_delivery: Cell<f64>,
+    /// The same for the channel's messages, where they travel apart.
+    last_message: Cell<f64>,
     /// Until then the page is frozen: what it sends goes out when it wakes.
     pub frozen_until: Cell<f64>,
 }
@@ -193,6 +212,12 @@ impl Tab {
     /// old page's client goes dead (its requests and locks never answer).
     pub fn open(self: &Rc<Self>) {
         let world = self.world();
+        // The page going away hears `pagehide` first: it lets go of the
+        // locks of its own (Web Locks the browser lets go below).
+        let old = self.client.borrow().clone();
+        if let Some(old) = old {
+            old.signal(Signal::Hidden);
+        }
         // A refresh the server carried out whose reply this page will never
         // read: the next page holds a refresh token the server has rotated.
         for flight in world.in_flight.borrow().iter() {
@@ -246,6 +271,7 @@ impl Tab {
         self.events.borrow_mut().clear();
         *self.cache.borrow_mut() = (None, 0.0);
         self.last_delivery.set(0.0);
+        self.last_message.set(0.0);
         let ports = SimPorts {
             world: self.world.clone(),
             tab: Rc::downgrade(self),
@@ -281,13 +307,27 @@ impl Tab {
         }
     }
 
-    /// Runs `fire` in this tab a few ms from now, after everything delivered
-    /// before.
+    /// Runs `fire` in this tab a few ms from now, after every storage event
+    /// delivered before.
     fn deliver(self: &Rc<Self>, fire: impl FnOnce(&Rc<Tab>) + 'static) {
+        self.deliver_after(&self.last_delivery, fire);
+    }
+
+    /// Delivers another tab's message: on the channel, in order with the
+    /// channel's other messages only; without one, as a storage event.
+    fn deliver_message(self: &Rc<Self>, fire: impl FnOnce(&Rc<Tab>) + 'static) {
+        if self.world().settings.browser == Browser::Neither {
+            self.deliver_after(&self.last_delivery, fire);
+        } else {
+            self.deliver_after(&self.last_message, fire);
+        }
+    }
+
+    fn deliver_after(self: &Rc<Self>, last: &Cell<f64>, fire: impl FnOnce(&Rc<Tab>) + 'static) {
         let world = self.world();
-        let due = (world.now() + f64::from(world.random.between(0, world.settings.lag)))
-            .max(self.last_delivery.get());
-        self.last_delivery.set(due);
+        let due =
+            (world.now() + f64::from(world.random.between(0, world.settings.lag))).max(last.get());
+        last.set(due);
         let generation = self.generation.get();
         let tab = self.clone();
         world.exec.at(due - world.now(), move || {
@@ -413,12 +453,17 @@ impl Ports for SimPorts {
         name: &str,
         timeout_ms: u32,
     ) -> impl Future<Output = Locked<SimGuard>> + 'static {
-        let answer = self
-            .alive()
-            .map(|tab| request_lock(&self.world(), &tab, name, timeout_ms));
+        let world = self.world();
+        let alive = self.alive();
+        let answer = alive
+            .as_ref()
+            .filter(|_| world.settings.browser == Browser::WebLocks)
+            .map(|tab| request_lock(&world, tab, name, timeout_ms));
+        let alive = alive.is_some();
         async move {
             match answer {
                 Some(answer) => answer.await,
+                None if alive => Locked::NoLocks,
                 None => std::future::pending().await,
             }
         }
@@ -428,7 +473,7 @@ impl Ports for SimPorts {
         let Some(me) = self.alive() else { return };
         for tab in self.world().tabs.borrow().iter() {
             if tab.id != me.id {
-                tab.deliver(move |tab| tab.signal(signal));
+                tab.deliver_message(move |tab| tab.signal(signal));
             }
         }
     }
