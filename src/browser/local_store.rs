@@ -9,19 +9,12 @@ use wasm_bindgen::JsCast;
 use web_sys::HtmlDocument;
 
 use crate::client::values::Field;
-use crate::core::decimal;
 use crate::core::error::{Code, Error};
-use crate::core::session::Session;
+use crate::core::session::{valid_refresh_token, Session};
+use crate::core::storage::{
+    self, AUTH_TOKEN, MAX_PENDING, PENDING_REVOCATION, REFRESH_EXPIRATION, REFRESH_TOKEN,
+};
 use crate::ports::{Io, Store};
-
-const AUTH_TOKEN: &str = "psg_auth_token";
-const REFRESH_TOKEN: &str = "psg_refresh_token";
-const REFRESH_EXPIRATION: &str = "psg_refresh_token_expiration";
-/// Refresh tokens still to revoke: a JSON array of strings.
-pub const PENDING_REVOCATION: &str = "psg_pending_revocation";
-/// Pending revocations read at most.
-const MAX_PENDING: usize = 16;
-const MAX_REFRESH_TOKEN: usize = 4096;
 
 fn storage_error(message: &'static str) -> Error {
     Error::new(Code::Storage, message)
@@ -42,30 +35,8 @@ impl LocalStore {
         Some(LocalStore { cookie })
     }
 
-    fn write(&self, s: &Session) -> Result<(), Error> {
-        let storage = LocalStorage::raw();
-        let end = s.refresh_expiration().map(decimal);
-        // The refresh token first: a reader that sees the new auth token must
-        // never pair it with the refresh token it replaced.
-        for (key, value) in [
-            (REFRESH_TOKEN, s.refresh_token()),
-            (REFRESH_EXPIRATION, end.as_deref()),
-            (AUTH_TOKEN, s.auth_token()),
-        ] {
-            match value {
-                Some(value) => storage.set_item(key, value).map_err(|_| {
-                    storage_error("localStorage refused a write (full or disabled)")
-                })?,
-                None => LocalStorage::delete(key),
-            }
-        }
-        Ok(())
-    }
-
     fn remove(&self, mirror: bool) {
-        for key in [AUTH_TOKEN, REFRESH_TOKEN, REFRESH_EXPIRATION] {
-            LocalStorage::delete(key);
-        }
+        storage::clear(|key| LocalStorage::delete(key));
         if mirror {
             set_cookie(None);
         }
@@ -96,21 +67,22 @@ impl Store for LocalStore {
         if s.is_empty() {
             return self.clear();
         }
-        let mut outcome = self.write(s);
-        if outcome.is_err() {
-            // Full: our own keys may be what fills it. Never leave a refresh
-            // token that this session has rotated away where another tab
-            // could reuse it: clear, and try once more.
-            self.remove(false);
-            outcome = self.write(s);
-            if outcome.is_err() {
-                self.remove(false);
-            }
-        }
+        let raw = LocalStorage::raw();
+        let written = storage::write(
+            s,
+            |key, value| raw.set_item(key, value),
+            |key| LocalStorage::delete(key),
+        );
         if self.cookie {
-            set_cookie(outcome.is_ok().then(|| s.auth_token()).flatten());
+            set_cookie(written.then(|| s.auth_token()).flatten());
         }
-        Io::Now(outcome)
+        Io::Now(if written {
+            Ok(())
+        } else {
+            Err(storage_error(
+                "localStorage refused a write (full or disabled)",
+            ))
+        })
     }
 
     fn clear(&self) -> Io<Result<(), Error>> {
@@ -129,7 +101,7 @@ impl Store for LocalStore {
         tokens
             .into_iter()
             .filter_map(|t| match t {
-                Field::Value(t) if !t.is_empty() && t.len() <= MAX_REFRESH_TOKEN => Some(t),
+                Field::Value(t) if valid_refresh_token(&t) => Some(t),
                 _ => None,
             })
             .take(MAX_PENDING)

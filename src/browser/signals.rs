@@ -17,7 +17,7 @@ use gloo_storage::{LocalStorage, Storage};
 use wasm_bindgen::prelude::*;
 use web_sys::{BroadcastChannel, MessageEvent, StorageEvent, Window};
 
-use super::local_store::PENDING_REVOCATION;
+use crate::core::storage::PENDING_REVOCATION;
 use crate::ports::Signal;
 
 /// The channel every client of the origin shares.

@@ -42,9 +42,6 @@ use crate::core::url::encode_component;
 use crate::ports::{Detail, Event, Io, Ports, Reason, Signal, Store};
 use lock::Locks;
 
-/// Pending revocations kept at most: each is retried on every page load.
-const MAX_PENDING: usize = 16;
-
 /// The client's settings, validated by the caller.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Options {

@@ -9,9 +9,10 @@ use alloc::vec::Vec;
 use core::future::Future;
 
 use super::lock::HANDOFF_MS;
-use super::{now_or, Client, Flight, Leaving, MAX_PENDING};
+use super::{now_or, Client, Flight, Leaving};
 use crate::core::error::Error;
 use crate::core::session::Session;
+use crate::core::storage::MAX_PENDING;
 use crate::core::url::encode_component;
 use crate::ports::{Io, Method, Ports, Reason, Signal};
 

@@ -1,11 +1,12 @@
 //! The pure core: plain Rust with no browser types, so every decision can be
 //! tested on the host with a fake clock. It receives `now` as a parameter and
-//! returns decisions; the package's JavaScript entry carries them out.
+//! returns decisions; the client (`crate::client`) carries them out.
 
 pub mod error;
 pub mod jwt;
 pub mod policy;
 pub mod session;
+pub mod storage;
 pub mod url;
 
 #[cfg(test)]

@@ -247,7 +247,8 @@ fn plausible_exp(claims: &Claims) -> bool {
     (claims.exp as f64) <= MAX_PLAUSIBLE_SECONDS
 }
 
-fn valid_refresh_token(t: &str) -> bool {
+/// A refresh token as accepted from anywhere: 1 to 4,096 characters.
+pub fn valid_refresh_token(t: &str) -> bool {
     !t.is_empty() && t.len() <= MAX_REFRESH_TOKEN_LEN
 }
 

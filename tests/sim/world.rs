@@ -14,6 +14,7 @@ use passage_user::client::account::NewCredential;
 use passage_user::client::{Client, Options};
 use passage_user::core::error::{Code, Error};
 use passage_user::core::session::Session;
+use passage_user::core::storage;
 use passage_user::ports::{
     Detail, Event, Guard, Io, Json, Locked, Method, Ports, Reply, Request, SendError, Signal, Store,
 };
@@ -26,10 +27,10 @@ use crate::exec::{oneshot, Exec, Sender};
 pub const ORIGIN: &str = "https://auth.test";
 pub const APP: &str = "app1";
 pub const START: f64 = 1_800_000_000_000.0;
-pub const AUTH: &str = "psg_auth_token";
-pub const REFRESH: &str = "psg_refresh_token";
-pub const END: &str = "psg_refresh_token_expiration";
-pub const PENDING: &str = "psg_pending_revocation";
+pub use passage_user::core::storage::{
+    AUTH_TOKEN as AUTH, PENDING_REVOCATION as PENDING, REFRESH_EXPIRATION as END,
+    REFRESH_TOKEN as REFRESH,
+};
 
 /// mulberry32: small, seeded, and the same on every machine.
 pub struct Prng(Cell<u32>);
@@ -526,7 +527,7 @@ pub struct SimStore {
 }
 
 impl SimStore {
-    fn write(&self, entries: &[(&str, Option<String>)]) {
+    fn write(&self, entries: &[(String, Option<String>)]) {
         let Some(me) = self
             .tab
             .upgrade()
@@ -548,8 +549,8 @@ impl SimStore {
                     me.view.borrow_mut().insert(key.to_string(), v.clone());
                 }
                 None => {
-                    world.truth.borrow_mut().remove(*key);
-                    me.view.borrow_mut().remove(*key);
+                    world.truth.borrow_mut().remove(key);
+                    me.view.borrow_mut().remove(key);
                 }
             }
         }
@@ -598,17 +599,25 @@ impl Store for SimStore {
         if s.is_empty() {
             return self.clear();
         }
-        // In the order the browser adapter writes them.
-        self.write(&[
-            (REFRESH, s.refresh_token().map(String::from)),
-            (END, s.refresh_expiration().map(|e| e.to_string())),
-            (AUTH, s.auth_token().map(String::from)),
-        ]);
+        // In the order the core writes a session, as every store does.
+        let entries = RefCell::new(Vec::new());
+        storage::write(
+            s,
+            |key, value| {
+                let entry = (key.to_string(), Some(value.to_string()));
+                entries.borrow_mut().push(entry);
+                Ok::<(), ()>(())
+            },
+            |key| entries.borrow_mut().push((key.to_string(), None)),
+        );
+        self.write(&entries.into_inner());
         Io::Now(Ok(()))
     }
 
     fn clear(&self) -> Io<Result<(), Error>> {
-        self.write(&[(AUTH, None), (REFRESH, None), (END, None)]);
+        let mut entries = Vec::new();
+        storage::clear(|key| entries.push((key.to_string(), None)));
+        self.write(&entries);
         Io::Now(Ok(()))
     }
 
@@ -620,7 +629,7 @@ impl Store for SimStore {
 
     fn set_pending(&self, tokens: &[String]) {
         let value = (!tokens.is_empty()).then(|| serde_json::to_string(tokens).unwrap());
-        self.write(&[(PENDING, value)]);
+        self.write(&[(PENDING.to_string(), value)]);
     }
 }
 
