@@ -11,10 +11,9 @@ use alloc::vec::Vec;
 use core::future::Future;
 use core::pin::Pin;
 
-use serde::de::DeserializeOwned;
+use serde::de::{Deserialize, DeserializeOwned, Deserializer};
 use serde::Serialize;
 
-use crate::client::account::NewCredential;
 use crate::core::error::Error;
 use crate::core::session::Session;
 
@@ -31,6 +30,15 @@ pub enum Io<T> {
 }
 
 impl<T> Io<T> {
+    /// The answer if it is already there (the future of a later one is
+    /// dropped: only ask a store that [`Store::is_sync`]).
+    pub fn ready(self) -> Option<T> {
+        match self {
+            Io::Now(value) => Some(value),
+            Io::Later(_) => None,
+        }
+    }
+
     /// The answer, awaited if need be.
     pub async fn get(self) -> T {
         match self {
@@ -239,8 +247,6 @@ pub enum Method {
     Post,
     /// PATCH
     Patch,
-    /// PUT
-    Put,
     /// DELETE
     Delete,
 }
@@ -320,47 +326,73 @@ pub trait Guard: 'static {
     fn release(self) -> impl Future<Output = ()> + 'static;
 }
 
-/// Everything but the store: clock, timers, randomness, requests, the
-/// cross-tab lock and signals, background tasks, and the two hooks to the
-/// API edge (the published token, the auth events).
-pub trait Ports: 'static {
-    /// A parsed JSON reply.
-    type Json: Json;
-    /// A held lock.
-    type Guard: Guard;
-
+/// The clock and its timers.
+pub trait Clock: 'static {
     /// Local time, ms since the epoch.
     fn now(&self) -> f64;
-    /// A random number in `[0, 1)`.
-    fn random(&self) -> f64;
-    /// False when the browser knows it is offline.
-    fn online(&self) -> bool;
     /// Resolves after `ms`.
     fn sleep(&self, ms: u32) -> impl Future<Output = ()> + 'static;
-    /// Sends `request` (its body serialized from `body`); resolves its reply.
+}
+
+/// Randomness, for backoff jitter and tab ids.
+pub trait Random: 'static {
+    /// A random number in `[0, 1)`.
+    fn random(&self) -> f64;
+}
+
+/// Requests to the auth server.
+pub trait Http: 'static {
+    /// A parsed JSON reply.
+    type Json: Json;
+    /// False when the browser knows it is offline.
+    fn online(&self) -> bool;
+    /// Sends `request`; resolves its reply.
     fn send(
         &self,
         request: Request,
     ) -> impl Future<Output = Result<Reply<Self::Json>, SendError>> + 'static;
     /// JSON text for a request body.
     fn to_json<T: Serialize + ?Sized>(&self, value: &T) -> Option<String>;
-    /// The cross-tab lock `name` (Web Locks): waits at most `timeout_ms`
-    /// for another holder; with 0, takes it only if free. Asks without
-    /// waiting first, so `waited` tells whether another tab held it.
+}
+
+/// The browser's cross-tab lock (Web Locks), where it has one.
+pub trait Locks: 'static {
+    /// A held lock.
+    type Guard: Guard;
+    /// The cross-tab lock `name`: waits at most `timeout_ms` for another
+    /// holder; with 0, takes it only if free. Asks without waiting first, so
+    /// `waited` tells whether another tab held it.
     fn lock(
         &self,
         name: &str,
         timeout_ms: u32,
     ) -> impl Future<Output = Locked<Self::Guard>> + 'static;
+}
+
+/// What this tab tells the others (and the page's other instances); what
+/// they say reaches the client as [`Signal`]s.
+pub trait Signals: 'static {
     /// Tells the other tabs.
     fn post(&self, signal: Signal);
+}
+
+/// Background work.
+pub trait Tasks: 'static {
     /// Runs `task` in the background.
     fn spawn(&self, task: impl Future<Output = ()> + 'static);
+}
+
+/// The two hooks to the API edge.
+pub trait Edge: 'static {
     /// The token the API edge may hand out without asking, until local time
     /// `fresh_until` (ms); `None` for none.
     fn publish(&self, token: Option<&str>, fresh_until: f64);
     /// Delivers an auth event to the app's listeners.
     fn emit(&self, event: Event, detail: &Detail);
+}
+
+/// The WebAuthn authenticator, for `addPasskey`.
+pub trait Authenticator: Http {
     /// Has the authenticator create a passkey with these options (the
     /// WebAuthn ceremony); `passkey_failed` when it does not.
     fn create_credential(
@@ -372,4 +404,61 @@ pub trait Ports: 'static {
     fn remember_credential(&self, user_id: &str, credential_id: &str);
     /// Forgets `credential_id` in `psg_cred_obj`.
     fn forget_credential(&self, credential_id: &str);
+}
+
+/// Everything the client needs but the store, as one bound: small traits,
+/// so that each adapter (and each double in a test) says what it provides.
+pub trait Ports: Clock + Random + Http + Locks + Signals + Tasks + Edge + Authenticator {}
+
+impl<T: Clock + Random + Http + Locks + Signals + Tasks + Edge + Authenticator> Ports for T {}
+
+/// A field as read: absent (missing, `undefined` or `null`), a value of the
+/// expected type, or something else.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub enum Field<T> {
+    /// Missing, `undefined` or `null`.
+    #[default]
+    Absent,
+    /// A value of the expected type.
+    Value(T),
+    /// A value of another type.
+    Wrong,
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Field<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        // Never an error: a wrong type is the caller's to name.
+        Ok(match Option::<T>::deserialize(d) {
+            Ok(Some(value)) => Field::Value(value),
+            Ok(None) => Field::Absent,
+            Err(_) => Field::Wrong,
+        })
+    }
+}
+
+impl<T> Field<T> {
+    /// The value, when it has the expected type.
+    pub fn value(self) -> Option<T> {
+        match self {
+            Field::Value(v) => Some(v),
+            _ => None,
+        }
+    }
+}
+
+/// What the authenticator created, its binary parts as base64url.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct NewCredential {
+    /// The credential id (base64url of `raw_id`).
+    pub id: String,
+    /// base64url of the raw id.
+    pub raw_id: String,
+    /// "public-key".
+    pub kind: String,
+    /// base64url of the attestation object.
+    pub attestation_object: String,
+    /// base64url of the client data JSON.
+    pub client_data_json: String,
+    /// `response.getTransports()`, where the browser has it.
+    pub transports: Vec<String>,
 }

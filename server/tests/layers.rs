@@ -5,7 +5,11 @@
 //! breaks these rules, so the layering cannot quietly regress.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
+
+#[path = "../../tests/support/imports.rs"]
+mod imports;
+use imports::{code_lines, crate_modules, rust_files};
 
 /// The layers, bottom up, and their modules (a file `src/x.rs` or
 /// `src/x/*.rs` is the module `x`; `lib.rs` is `lib`).
@@ -48,67 +52,6 @@ fn layer_of(module: &str) -> Option<usize> {
         .position(|(_, modules)| modules.contains(&module))
 }
 
-/// The code of a file without its comment lines (doc links such as
-/// [`crate::clock::Clock`] are not imports).
-fn code_lines(text: &str) -> impl Iterator<Item = &str> {
-    text.lines().filter(|l| !l.trim_start().starts_with("//"))
-}
-
-/// The top-level modules a piece of code names after `crate::`, including
-/// each one of a `use crate::{a, b::c}` group.
-fn crate_modules(code: &str) -> BTreeSet<String> {
-    let mut found = BTreeSet::new();
-    let mut rest = code;
-    while let Some(at) = rest.find("crate::") {
-        let before = rest[..at].chars().next_back();
-        rest = &rest[at + "crate::".len()..];
-        // `passage_auth_server::...` or `$crate::` are not this crate's paths.
-        if before.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '$') {
-            continue;
-        }
-        if let Some(group) = rest.strip_prefix('{') {
-            let mut depth = 1;
-            let end = group
-                .char_indices()
-                .find(|&(_, c)| {
-                    depth += match c {
-                        '{' => 1,
-                        '}' => -1,
-                        _ => 0,
-                    };
-                    depth == 0
-                })
-                .map_or(group.len(), |(i, _)| i);
-            let mut depth = 0;
-            let mut item = String::new();
-            for c in group[..end].chars().chain([',']) {
-                match c {
-                    '{' => depth += 1,
-                    '}' => depth -= 1,
-                    ',' if depth == 0 => {
-                        found.insert(first_ident(item.trim()));
-                        item.clear();
-                        continue;
-                    }
-                    _ => {}
-                }
-                item.push(c);
-            }
-        } else {
-            found.insert(first_ident(rest));
-        }
-    }
-    found.remove("");
-    found.remove("self");
-    found
-}
-
-fn first_ident(s: &str) -> String {
-    s.chars()
-        .take_while(|c| c.is_alphanumeric() || *c == '_')
-        .collect()
-}
-
 /// Whether a piece of code uses one of the HTTP crates.
 fn http_crates(code: &str) -> Vec<&'static str> {
     HTTP_CRATES
@@ -122,17 +65,6 @@ fn http_crates(code: &str) -> Vec<&'static str> {
             })
         })
         .collect()
-}
-
-fn rust_files(dir: &Path, files: &mut Vec<PathBuf>) {
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            rust_files(&path, files);
-        } else if path.extension().is_some_and(|e| e == "rs") {
-            files.push(path);
-        }
-    }
 }
 
 /// Each module of `src/` and the code of its files; `main.rs` (the

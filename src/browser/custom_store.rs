@@ -14,11 +14,11 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
 use super::timers;
-use crate::client::first;
-use crate::client::values::Field;
 use crate::core::decimal;
-use crate::core::error::{Code, Error};
+use crate::core::error::Error;
+use crate::core::future::first;
 use crate::core::session::Session;
+use crate::ports::Field;
 use crate::ports::{Io, Store};
 
 /// What `setTokens` receives (passage-js 4's spelling).
@@ -59,10 +59,6 @@ impl CustomStore {
     }
 }
 
-fn storage_error(message: &'static str) -> Error {
-    Error::new(Code::Storage, message)
-}
-
 impl Inner {
     fn has(&self, name: &str) -> bool {
         Reflect::get(&self.object, &name.into()).is_ok_and(|f| f.is_function())
@@ -70,7 +66,7 @@ impl Inner {
 
     /// Calls method `name`; awaits what it returns when that is a promise.
     async fn call(&self, name: &str, arg: Option<JsValue>) -> Result<JsValue, Error> {
-        let threw = || storage_error("the token store threw");
+        let threw = || Error::storage("the token store threw");
         let method = Reflect::get(&self.object, &name.into())
             .ok()
             .and_then(|f| f.dyn_into::<Function>().ok())
@@ -85,7 +81,7 @@ impl Inner {
         if !thenable {
             return Ok(out);
         }
-        let late = storage_error("the token store failed or did not answer in time");
+        let late = Error::storage("the token store failed or did not answer in time");
         let answer = async {
             JsFuture::from(Promise::resolve(&out))
                 .await
@@ -129,7 +125,7 @@ impl Inner {
             refresh_token_expiration: s.refresh_expiration().map(|e| e as f64),
         };
         let value = serde_wasm_bindgen::to_value(&tokens)
-            .map_err(|_| storage_error("the token store threw"))?;
+            .map_err(|_| Error::storage("the token store threw"))?;
         self.call("setTokens", Some(value)).await?;
         self.expiration.set(s.refresh_expiration());
         Ok(())

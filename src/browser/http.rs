@@ -7,9 +7,9 @@
 use alloc::string::String;
 
 use gloo_net::http::Request as GlooRequest;
-use js_sys::{Function, Reflect};
-use wasm_bindgen::{JsCast, JsValue};
-use web_sys::{AbortController, RequestInit};
+use js_sys::Reflect;
+use wasm_bindgen::JsValue;
+use web_sys::RequestInit;
 
 use super::timers;
 use super::JsJson;
@@ -21,7 +21,6 @@ fn method(m: Method) -> &'static str {
         Method::Get => "GET",
         Method::Post => "POST",
         Method::Patch => "PATCH",
-        Method::Put => "PUT",
         Method::Delete => "DELETE",
     }
 }
@@ -58,13 +57,7 @@ fn bearer(token: &str) -> String {
 
 /// Sends `request`; its reply with the body parsed as JSON when it is JSON.
 pub async fn send(request: Request) -> Result<Reply<JsJson>, SendError> {
-    let controller = AbortController::new().map_err(|_| SendError::Network)?;
-    let signal = controller.signal();
-    let abort = Reflect::get(&controller, &"abort".into())
-        .ok()
-        .and_then(|f| f.dyn_into::<Function>().ok())
-        .map(|f| f.bind0(&controller));
-    let timer = abort.map(|abort| timers::after(request.timeout_ms, &abort));
+    let (signal, timer) = timers::abort_after(request.timeout_ms).ok_or(SendError::Network)?;
     let outcome = async {
         let built = build(&request, &signal).map_err(|_| SendError::Network)?;
         let response = built.send().await.map_err(|_| SendError::Network)?;
@@ -86,9 +79,7 @@ pub async fn send(request: Request) -> Result<Reply<JsJson>, SendError> {
         })
     }
     .await;
-    if let Some(timer) = timer {
-        timer.clear();
-    }
+    timer.clear();
     outcome.map_err(|e| {
         if signal.aborted() {
             SendError::Timeout

@@ -8,17 +8,13 @@ use gloo_storage::{LocalStorage, Storage};
 use wasm_bindgen::JsCast;
 use web_sys::HtmlDocument;
 
-use crate::client::values::Field;
-use crate::core::error::{Code, Error};
+use crate::core::error::Error;
 use crate::core::session::{valid_refresh_token, Session};
 use crate::core::storage::{
     self, AUTH_TOKEN, MAX_PENDING, PENDING_REVOCATION, REFRESH_EXPIRATION, REFRESH_TOKEN,
 };
+use crate::ports::Field;
 use crate::ports::{Io, Store};
-
-fn storage_error(message: &'static str) -> Error {
-    Error::new(Code::Storage, message)
-}
 
 /// The session in `localStorage`, optionally mirrored into a cookie.
 pub struct LocalStore {
@@ -58,7 +54,7 @@ impl Store for LocalStore {
                 read(REFRESH_EXPIRATION),
             ) {
                 (Ok(a), Ok(r), Ok(e)) => Ok(Session::from_stored(a, r, e.as_deref())),
-                _ => Err(storage_error("localStorage refused a read")),
+                _ => Err(Error::storage("localStorage refused a read")),
             },
         )
     }
@@ -79,7 +75,7 @@ impl Store for LocalStore {
         Io::Now(if written {
             Ok(())
         } else {
-            Err(storage_error(
+            Err(Error::storage(
                 "localStorage refused a write (full or disabled)",
             ))
         })

@@ -10,10 +10,9 @@ use core::future::Future;
 use js_sys::{Function, Object, Promise, Reflect};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
-use web_sys::AbortController;
 
 use super::timers;
-use crate::client::first;
+use crate::core::future::first;
 use crate::ports::{Guard, Locked};
 
 #[wasm_bindgen]
@@ -136,20 +135,13 @@ pub async fn lock(name: &str, timeout_ms: u32) -> Locked<WebLock> {
         Answer::NotGranted if timeout_ms == 0 => return Locked::TimedOut,
         Answer::NotGranted => {}
     }
-    let Ok(controller) = AbortController::new() else {
+    let Some((signal, timer)) = timers::abort_after(timeout_ms) else {
         return Locked::NoLocks;
     };
     let options = Object::new();
-    let _ = Reflect::set(&options, &"signal".into(), &controller.signal());
-    let abort = Reflect::get(&controller, &"abort".into())
-        .ok()
-        .and_then(|f| f.dyn_into::<Function>().ok())
-        .map(|f| f.bind0(&controller));
-    let timer = abort.map(|abort| timers::after(timeout_ms, &abort));
+    let _ = Reflect::set(&options, &"signal".into(), &signal);
     let answer = request(&locks, name, &options).await;
-    if let Some(timer) = timer {
-        timer.clear();
-    }
+    timer.clear();
     match answer {
         Answer::Granted(guard) => Locked::Held {
             guard,

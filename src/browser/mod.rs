@@ -23,9 +23,12 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use wasm_bindgen::JsValue;
 
-use crate::client::account::NewCredential;
 use crate::core::error::Error;
-use crate::ports::{Detail, Event, Json, Locked, Ports, Reply, Request, SendError, Signal};
+use crate::ports::NewCredential;
+use crate::ports::{
+    Authenticator, Clock, Detail, Edge, Event, Http, Json, Locked, Locks, Random, Reply, Request,
+    SendError, Signal, Signals, Tasks,
+};
 use signals::Member;
 
 /// A JavaScript value: a reply parsed by the browser, or the app's own
@@ -68,13 +71,13 @@ impl Json for JsJson {
 /// What the API edge hands out without calling in: the fresh token as an
 /// already-resolved promise, made once per token, and until when.
 #[derive(Default)]
-pub struct Hot {
+pub struct Published {
     token: RefCell<Option<String>>,
     promise: RefCell<Option<Promise>>,
     until: Cell<f64>,
 }
 
-impl Hot {
+impl Published {
     /// The promise of the fresh token, while local time `now` is before its
     /// end.
     pub fn fresh(&self, now: f64) -> Option<Promise> {
@@ -167,7 +170,7 @@ fn report(error: JsValue) {
 /// The ports in this browser.
 pub struct Browser {
     /// What the API edge hands out.
-    pub hot: Rc<Hot>,
+    pub published: Rc<Published>,
     /// The app's listeners.
     pub listeners: Rc<Listeners>,
     member: RefCell<Option<Member>>,
@@ -177,7 +180,7 @@ impl Browser {
     /// The ports.
     pub fn new() -> Browser {
         Browser {
-            hot: Rc::default(),
+            published: Rc::default(),
             listeners: Rc::default(),
             member: RefCell::new(None),
         }
@@ -206,27 +209,30 @@ impl Default for Browser {
     }
 }
 
-impl Ports for Browser {
-    type Json = JsJson;
-    type Guard = locks::WebLock;
-
+impl Clock for Browser {
     fn now(&self) -> f64 {
         js_sys::Date::now()
     }
 
+    fn sleep(&self, ms: u32) -> impl Future<Output = ()> + 'static {
+        timers::sleep(ms)
+    }
+}
+
+impl Random for Browser {
     fn random(&self) -> f64 {
         js_sys::Math::random()
     }
+}
+
+impl Http for Browser {
+    type Json = JsJson;
 
     fn online(&self) -> bool {
         // `navigator.onLine`, in windows and workers alike.
         Reflect::get(&js_sys::global(), &"navigator".into())
             .and_then(|n| Reflect::get(&n, &"onLine".into()))
             .map_or(true, |online| online.as_bool() != Some(false))
-    }
-
-    fn sleep(&self, ms: u32) -> impl Future<Output = ()> + 'static {
-        timers::sleep(ms)
     }
 
     fn send(
@@ -240,6 +246,10 @@ impl Ports for Browser {
         let value = serde_wasm_bindgen::to_value(value).ok()?;
         js_sys::JSON::stringify(&value).ok()?.as_string()
     }
+}
+
+impl Locks for Browser {
+    type Guard = locks::WebLock;
 
     fn lock(
         &self,
@@ -254,26 +264,34 @@ impl Ports for Browser {
             }
         }
     }
+}
 
+impl Signals for Browser {
     fn post(&self, signal: Signal) {
         // After dispose, nothing to tell.
         if let Some(member) = &*self.member.borrow() {
             member.post(signal);
         }
     }
+}
 
+impl Tasks for Browser {
     fn spawn(&self, task: impl Future<Output = ()> + 'static) {
         wasm_bindgen_futures::spawn_local(task);
     }
+}
 
+impl Edge for Browser {
     fn publish(&self, token: Option<&str>, fresh_until: f64) {
-        self.hot.set(token, fresh_until);
+        self.published.set(token, fresh_until);
     }
 
     fn emit(&self, event: Event, detail: &Detail) {
         self.listeners.emit(event, detail);
     }
+}
 
+impl Authenticator for Browser {
     fn create_credential(
         &self,
         options: &JsJson,

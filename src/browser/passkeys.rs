@@ -13,9 +13,9 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::{AuthenticatorAttestationResponse, CredentialCreationOptions, PublicKeyCredential};
 
 use super::JsJson;
-use crate::client::account::NewCredential;
 use crate::core::error::{Code, Error};
 use crate::core::jwt::{base64url_decode, base64url_encode};
+use crate::ports::NewCredential;
 
 const CREDENTIALS: &str = "psg_cred_obj";
 

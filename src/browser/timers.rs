@@ -3,9 +3,10 @@
 
 use core::future::Future;
 
-use js_sys::{Function, Promise};
+use js_sys::{Function, Promise, Reflect};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
+use web_sys::{AbortController, AbortSignal};
 
 #[wasm_bindgen]
 extern "C" {
@@ -38,4 +39,17 @@ pub fn sleep(ms: u32) -> impl Future<Output = ()> + 'static {
     async move {
         let _ = JsFuture::from(promise).await;
     }
+}
+
+/// An `AbortSignal` that aborts after `ms`, and the timer that aborts it
+/// (cleared when the work is done first). `None` where there is no
+/// `AbortController`.
+pub fn abort_after(ms: u32) -> Option<(AbortSignal, Timer)> {
+    let controller = AbortController::new().ok()?;
+    let abort = Reflect::get(&controller, &"abort".into())
+        .ok()?
+        .dyn_into::<Function>()
+        .ok()?
+        .bind0(&controller);
+    Some((controller.signal(), after(ms, &abort)))
 }

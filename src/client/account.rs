@@ -15,7 +15,7 @@ use core::marker::PhantomData;
 
 use serde::Serialize;
 
-use crate::ports::Json;
+use crate::ports::{Json, NewCredential};
 
 /// What passage-js does with one member.
 #[derive(Clone, Copy, Debug)]
@@ -276,23 +276,6 @@ pub fn get<J: Json>(value: &J, key: &str) -> Option<J> {
     Some(members.take(key).unwrap_or_default())
 }
 
-/// What the authenticator created, its binary parts as base64url.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct NewCredential {
-    /// The credential id (base64url of `raw_id`).
-    pub id: String,
-    /// base64url of the raw id.
-    pub raw_id: String,
-    /// "public-key".
-    pub kind: String,
-    /// base64url of the attestation object.
-    pub attestation_object: String,
-    /// base64url of the client data JSON.
-    pub client_data_json: String,
-    /// `response.getTransports()`, where the browser has it.
-    pub transports: Vec<String>,
-}
-
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct FinishResponse<'a> {
@@ -320,8 +303,6 @@ pub(crate) struct FinishRequest<'a, J> {
     handshake_response: FinishCredential<'a>,
     #[serde(skip_serializing_if = "Option::is_none")]
     user_id: Option<&'a J>,
-    #[serde(skip)]
-    _json: PhantomData<J>,
 }
 
 impl<'a, J: Json> FinishRequest<'a, J> {
@@ -339,7 +320,6 @@ impl<'a, J: Json> FinishRequest<'a, J> {
                 r#type: &c.kind,
             },
             user_id: user_id.filter(|id| !id.is_nullish()),
-            _json: PhantomData,
         }
     }
 }

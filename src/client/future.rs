@@ -1,13 +1,12 @@
-//! The few future combinators the client needs, on `core` alone: a result
-//! shared by every caller (the single flight), a race, a counter to wait
-//! on, and polling once without an executor.
+//! The single flight: one result, computed once, awaited by every caller.
 
 use alloc::rc::Rc;
 use alloc::vec::Vec;
 use core::cell::RefCell;
 use core::future::{poll_fn, Future};
-use core::pin::pin;
-use core::task::{Context, Poll, Waker};
+use core::task::{Poll, Waker};
+
+use crate::core::future::remember;
 
 /// One result, computed once, awaited by any number of callers.
 pub struct Flight<T: Clone> {
@@ -43,33 +42,5 @@ impl<T: Clone + 'static> Flight<T> {
             remember(&mut flight.wakers.borrow_mut(), cx);
             Poll::Pending
         })
-    }
-}
-
-/// Adds the task's waker unless it is there already.
-pub fn remember(wakers: &mut Vec<Waker>, cx: &Context<'_>) {
-    if !wakers.iter().any(|w| w.will_wake(cx.waker())) {
-        wakers.push(cx.waker().clone());
-    }
-}
-
-/// Whichever of `a` and `b` resolves first (`a` when both are ready).
-pub async fn first<T>(a: impl Future<Output = T>, b: impl Future<Output = T>) -> T {
-    let mut a = pin!(a);
-    let mut b = pin!(b);
-    poll_fn(|cx| match a.as_mut().poll(cx) {
-        Poll::Ready(value) => Poll::Ready(value),
-        Poll::Pending => b.as_mut().poll(cx),
-    })
-    .await
-}
-
-/// Polls `future` once: its output when it needs nothing to wait for (a
-/// synchronous store's answer), else `None`.
-pub fn now<F: Future>(future: F) -> Option<F::Output> {
-    let future = pin!(future);
-    match future.poll(&mut Context::from_waker(Waker::noop())) {
-        Poll::Ready(value) => Some(value),
-        Poll::Pending => None,
     }
 }

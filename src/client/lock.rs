@@ -24,8 +24,8 @@ use alloc::vec::Vec;
 use core::future::poll_fn;
 use core::task::{Poll, Waker};
 
-use super::future::{first, remember};
 use super::Client;
+use crate::core::future::{first, remember};
 use crate::core::session::Session;
 use crate::ports::{Guard, LockKind, LockMessage, Locked, Ports, Signal};
 
@@ -229,7 +229,7 @@ impl<P: Ports> Client<P> {
                 })
                 .await;
             let objected = {
-                let mut st = self.st();
+                let mut st = self.state();
                 let locks = &mut st.locks;
                 let at = locks.claims.iter().position(|c| c.name == name);
                 let objected = objected || at.is_some_and(|i| locks.claims[i].objected);
@@ -261,7 +261,7 @@ impl<P: Ports> Client<P> {
     }
 
     fn claim(&self, name: u32, ticket: (u64, u32)) {
-        self.st().locks.claims.push(Claim {
+        self.state().locks.claims.push(Claim {
             name,
             ticket,
             objected: false,
@@ -283,7 +283,7 @@ impl<P: Ports> Client<P> {
     /// message and handoff; answers whether it did.
     async fn lock_news(&self, ms: u32, ready: &dyn Fn(&Locks<P::Guard>) -> bool) -> bool {
         let news = poll_fn(|cx| {
-            let mut st = self.st();
+            let mut st = self.state();
             if ready(&st.locks) {
                 return Poll::Ready(true);
             }
@@ -301,7 +301,7 @@ impl<P: Ports> Client<P> {
     /// What another tab says of the message mutex.
     pub(super) fn hear_lock(&self, m: LockMessage) {
         let reply = {
-            let mut st = self.st();
+            let mut st = self.state();
             let locks = &mut st.locks;
             let mut reply = None;
             if m.tab != locks.me {
@@ -339,7 +339,7 @@ impl<P: Ports> Client<P> {
     /// Another tab's refresh is done: a tab granted the lock after it
     /// stops waiting for its write.
     pub(super) fn hear_handoff(&self) {
-        let mut st = self.st();
+        let mut st = self.state();
         st.locks.handoffs += 1;
         st.locks.wake();
     }
@@ -354,7 +354,7 @@ impl<P: Ports> Client<P> {
     /// over rather than waited for (and for a handoff only another tab
     /// sends).
     fn take_lingering(&self, name: &str) -> Option<Granted<P::Guard>> {
-        let mut st = self.st();
+        let mut st = self.state();
         let locks = &mut st.locks;
         if locks
             .lingering
@@ -377,7 +377,7 @@ impl<P: Ports> Client<P> {
             return;
         }
         let id = {
-            let mut st = self.st();
+            let mut st = self.state();
             let locks = &mut st.locks;
             locks.linger_id += 1;
             let id = locks.linger_id;
@@ -387,7 +387,7 @@ impl<P: Ports> Client<P> {
         self.spawn(|c| async move {
             c.ports.sleep(LINGER_MS).await;
             let kept = {
-                let mut st = c.st();
+                let mut st = c.state();
                 let locks = &mut st.locks;
                 match &locks.lingering {
                     Some(l) if l.id == id => locks.lingering.take(),
@@ -413,7 +413,7 @@ impl<P: Ports> Client<P> {
             Hold::Web(guard) => guard.release().await,
             Hold::Own(name) => {
                 let had = {
-                    let mut st = self.st();
+                    let mut st = self.state();
                     let held = &mut st.locks.held;
                     let had = held.contains(&name);
                     held.retain(|&n| n != name);
@@ -430,7 +430,7 @@ impl<P: Ports> Client<P> {
     /// The page is going away: the message mutex's locks are let go now,
     /// as a browser lets Web Locks go when a page closes.
     pub(super) fn release_all(&self) {
-        let held = core::mem::take(&mut self.st().locks.held);
+        let held = core::mem::take(&mut self.state().locks.held);
         for name in held {
             self.post_lock(LockKind::Free, name, 0);
         }

@@ -31,7 +31,8 @@ use alloc::vec::Vec;
 use core::cell::{RefCell, RefMut};
 use core::future::Future;
 
-pub use future::{first, now, Flight};
+use crate::core::future::now;
+pub use future::Flight;
 pub use lock::{name_hash, CLAIM_MS, HANDOFF_MS, LINGER_MS, PROBE_MS};
 pub use memory::MemoryStore;
 
@@ -72,7 +73,7 @@ struct State<G> {
     /// just then), not from the default.
     clock_read: bool,
     /// The session as last read or written.
-    s: Session,
+    session: Session,
     /// The refresh in flight in this tab, shared by every caller.
     flight: Option<Rc<Flight<Result<String, Error>>>>,
     /// Bumped whenever the session is replaced from outside a refresh
@@ -132,7 +133,7 @@ impl<P: Ports> Client<P> {
             st: RefCell::new(State {
                 skew: 0.0,
                 clock_read: false,
-                s: Session::default(),
+                session: Session::default(),
                 flight: None,
                 epoch: 0,
                 unsaved: false,
@@ -149,8 +150,8 @@ impl<P: Ports> Client<P> {
     /// Reads a synchronous store at once, and retries pending revocations.
     pub fn start(self: &Rc<Self>) {
         if self.store.is_sync() {
-            if let Some(Ok(stored)) = now(self.store.load().get()) {
-                self.st().s = self.ours(stored);
+            if let Some(Ok(stored)) = self.store.load().ready() {
+                self.state().session = self.ours(stored);
                 self.publish();
             }
         }
@@ -162,7 +163,7 @@ impl<P: Ports> Client<P> {
         &self.ports
     }
 
-    fn st(&self) -> RefMut<'_, State<P::Guard>> {
+    fn state(&self) -> RefMut<'_, State<P::Guard>> {
         self.st.borrow_mut()
     }
 
@@ -172,7 +173,7 @@ impl<P: Ports> Client<P> {
 
     /// The session in memory.
     pub fn session(&self) -> Session {
-        self.st.borrow().s.clone()
+        self.st.borrow().session.clone()
     }
 
     /// `{authOrigin}/v1/apps/{appId}` for session `s`.
@@ -181,8 +182,7 @@ impl<P: Ports> Client<P> {
             .app_id
             .as_deref()
             .or_else(|| s.claims().and_then(|c| c.app_id.as_deref()))
-            .ok_or(Error::new(
-                Code::InvalidOptions,
+            .ok_or(Error::invalid_options(
                 "appId is unknown: pass it in the options",
             ))?;
         Ok(self.url_of_app(id))
@@ -229,7 +229,7 @@ impl<P: Ports> Client<P> {
     fn publish(&self) {
         let (s, disposed) = {
             let st = self.st.borrow();
-            (st.s.clone(), st.disposed)
+            (st.session.clone(), st.disposed)
         };
         match self.status(&s) {
             Status::Fresh { until_ms } if !disposed => self.ports.publish(s.auth_token(), until_ms),
@@ -241,7 +241,7 @@ impl<P: Ports> Client<P> {
     /// tab is in progress.
     fn emit(&self, event: Event, reason: Option<Reason>) {
         let held = {
-            let mut st = self.st();
+            let mut st = self.state();
             st.events.push((event, reason));
             st.holding_events
         };
@@ -255,12 +255,12 @@ impl<P: Ports> Client<P> {
     fn flush(&self) {
         loop {
             let (event, reason, s) = {
-                let mut st = self.st();
+                let mut st = self.state();
                 if st.events.is_empty() {
                     return;
                 }
                 let (event, reason) = st.events.remove(0);
-                (event, reason, st.s.clone())
+                (event, reason, st.session.clone())
             };
             let detail = Detail {
                 reason,
@@ -275,8 +275,8 @@ impl<P: Ports> Client<P> {
     fn adopt(&self, stored: Session) -> Session {
         let stored = self.ours(stored);
         let old = {
-            let mut st = self.st();
-            if st.s == stored {
+            let mut st = self.state();
+            if st.session == stored {
                 return stored;
             }
             // While this tab signs out, a write of the same user's session
@@ -285,12 +285,12 @@ impl<P: Ports> Client<P> {
             // lock), nor any part of it that has arrived.
             if let Some(leaving) = &st.leaving {
                 if !stored.is_empty() && stored.may_be_user(leaving.sub.as_deref()) {
-                    return st.s.clone();
+                    return st.session.clone();
                 }
             }
             // Another tab signed in or out, or wrote new tokens: a refresh
             // in flight here must not write over that.
-            if stored.refresh_token() != st.s.refresh_token() {
+            if stored.refresh_token() != st.session.refresh_token() {
                 st.epoch += 1;
                 // A session that appears while this tab's sign-out finishes
                 // (past its clean-up) is a new sign-in: a later signOut()
@@ -299,7 +299,7 @@ impl<P: Ports> Client<P> {
                     st.signing_out = None;
                 }
             }
-            core::mem::replace(&mut st.s, stored.clone())
+            core::mem::replace(&mut st.session, stored.clone())
         };
         self.publish();
         if stored.is_empty() {
@@ -326,13 +326,13 @@ impl<P: Ports> Client<P> {
     async fn reload(&self) -> Result<Session, Error> {
         let unsaved = {
             let st = self.st.borrow();
-            st.unsaved.then(|| st.s.clone())
+            st.unsaved.then(|| st.session.clone())
         };
         if let Some(s) = unsaved {
             if self.store.save(&s).get().await.is_err() {
                 return Ok(s);
             }
-            self.st().unsaved = false;
+            self.state().unsaved = false;
         }
         let stored = self.store.load().get().await?;
         Ok(self.adopt(stored))
@@ -353,7 +353,7 @@ impl<P: Ports> Client<P> {
         // A synchronous store is read before this returns: the published
         // token is right before anything else runs.
         if self.store.is_sync() {
-            if let Some(Ok(stored)) = now(self.store.load().get()) {
+            if let Some(Ok(stored)) = self.store.load().ready() {
                 self.adopt(stored);
             }
         } else {
@@ -367,13 +367,13 @@ impl<P: Ports> Client<P> {
     /// refuses keeps memory authoritative and reports `storage`.
     async fn commit(&self, next: Session) -> Result<(), Error> {
         {
-            let mut st = self.st();
-            st.s = next.clone();
+            let mut st = self.state();
+            st.session = next.clone();
             st.unsaved = true;
         }
         self.publish();
         self.store.save(&next).get().await?;
-        self.st().unsaved = false;
+        self.state().unsaved = false;
         Ok(())
     }
 
@@ -401,12 +401,16 @@ impl<P: Ports> Client<P> {
         }
         // What the store holds now, ours or another app's: it is replaced.
         let previous = if self.store.is_sync() {
-            now_or(self.store.load().get()).unwrap_or_else(|| self.session())
+            self.store
+                .load()
+                .ready()
+                .and_then(Result::ok)
+                .unwrap_or_else(|| self.session())
         } else {
             self.session()
         };
         {
-            let mut st = self.st();
+            let mut st = self.state();
             if let Some(skew) = skew {
                 st.skew = skew;
                 // A login's token read as behind our clock is not trusted
@@ -419,11 +423,10 @@ impl<P: Ports> Client<P> {
             // and a later signOut() is a sign-out of its own.
             st.leaving = None;
             st.signing_out = None;
-            st.s = next.clone();
+            st.session = next.clone();
         }
-        let saved =
-            self.store.is_sync() && matches!(now(self.store.save(&next).get()), Some(Ok(())));
-        self.st().unsaved = !saved;
+        let saved = self.store.is_sync() && matches!(self.store.save(&next).ready(), Some(Ok(())));
+        self.state().unsaved = !saved;
         self.publish();
         if !saved {
             // `reload` writes an unsaved session first, and keeps it in
@@ -496,15 +499,15 @@ impl<P: Ports> Client<P> {
     /// returned answer is the store's.
     fn end_begin(self: &Rc<Self>) -> Io<Result<(), Error>> {
         {
-            let mut st = self.st();
-            st.s = Session::default();
+            let mut st = self.state();
+            st.session = Session::default();
             st.unsaved = false;
             st.epoch += 1;
         }
         self.publish();
         if self.store.is_sync() {
             // Another app's session, written since, is not ours to clear.
-            if let Some(Ok(stored)) = now(self.store.load().get()) {
+            if let Some(Ok(stored)) = self.store.load().ready() {
                 if self.foreign(&stored) {
                     return Io::Now(Ok(()));
                 }
@@ -525,7 +528,7 @@ impl<P: Ports> Client<P> {
         // A store that fails to clear must not bring the session back on
         // the next read: memory (empty) stays the truth until it clears.
         if cleared.get().await.is_err() {
-            self.st().unsaved = true;
+            self.state().unsaved = true;
         }
         if !told {
             self.ports.post(Signal::Changed);
@@ -543,7 +546,7 @@ impl<P: Ports> Client<P> {
     /// Stops handing out tokens from memory: no signal reaches this client
     /// any more, so every call reads the store.
     pub fn dispose(&self) {
-        self.st().disposed = true;
+        self.state().disposed = true;
         self.publish();
     }
 
@@ -556,7 +559,7 @@ impl<P: Ports> Client<P> {
         let held = self.st.borrow().skew;
         match skew_after_refresh(iat, at, stale, held, earlier) {
             Reading::Skew(skew) => {
-                let mut st = self.st();
+                let mut st = self.state();
                 st.skew = skew;
                 st.clock_read = true;
                 None

@@ -21,7 +21,7 @@ impl<P: Ports> Client<P> {
         force: bool,
     ) -> impl Future<Output = Result<String, Error>> + 'static {
         let (flight, lead) = {
-            let mut st = self.st();
+            let mut st = self.state();
             match &st.flight {
                 Some(flight) => (flight.clone(), false),
                 None => {
@@ -37,7 +37,7 @@ impl<P: Ports> Client<P> {
             self.spawn(|c| async move {
                 let result = c.locked_refresh(force).await;
                 let held = {
-                    let mut st = c.st();
+                    let mut st = c.state();
                     st.flight = None;
                     st.holding_events -= 1;
                     st.holding_events
@@ -114,7 +114,7 @@ impl<P: Ports> Client<P> {
         let under_lock = s.refresh_token().map(String::from);
         let force = force && !changed(&s);
         let result = self.run_refresh(s, force).await;
-        let wrote = self.st.borrow().s.refresh_token() != under_lock.as_deref();
+        let wrote = self.st.borrow().session.refresh_token() != under_lock.as_deref();
         (result, wrote)
     }
 

@@ -41,7 +41,7 @@ impl<P: Ports> Client<P> {
             return flight.join();
         }
         let flight = Flight::new();
-        self.st().signing_out = Some(flight.clone());
+        self.state().signing_out = Some(flight.clone());
         // The latest stored session: another tab may have rotated the token.
         let begun = self
             .store
@@ -57,7 +57,7 @@ impl<P: Ports> Client<P> {
                 }
             };
             let confirmed = c.finish_sign_out(begun).await;
-            let mut st = c.st();
+            let mut st = c.state();
             if st
                 .signing_out
                 .as_ref()
@@ -82,14 +82,14 @@ impl<P: Ports> Client<P> {
         if s.is_empty() {
             // Nothing here, but a refresh of this tab may be in flight: its
             // result must not bring a session back.
-            self.st().epoch += 1;
+            self.state().epoch += 1;
             self.publish();
             return Begun::Done;
         }
         let leaving = Rc::new(Leaving {
             sub: s.sub().map(String::from),
         });
-        self.st().leaving = Some(leaving.clone());
+        self.state().leaving = Some(leaving.clone());
         let cleared = self.end_begin();
         Begun::Ending(Box::new(Ending {
             s,
@@ -152,7 +152,7 @@ impl<P: Ports> Client<P> {
         // From here, with the lock ours, no refresh can write: a session of
         // this user that appears now is a new sign-in.
         if self.is_leaving(&leaving) {
-            self.st().leaving = None;
+            self.state().leaving = None;
         }
         // Memory follows storage again: while leaving, this tab ignored the
         // writes of this user's session (and kept what it adopted before,

@@ -44,9 +44,11 @@ fn unexpected() -> Error {
 }
 
 impl<P: Ports> Client<P> {
-    /// `method` on `{app}/currentuser{path}`. `Ok(None)`: signed out, either
-    /// before anything was sent or because the refresh token was refused.
-    async fn authorized(
+    /// `method` on `{app}/currentuser{path}`, the one request path of every
+    /// account method: `account_body`, `account_member` and `account_ok`
+    /// read its reply. `Ok(None)`: signed out, either before anything was
+    /// sent or because the refresh token was refused.
+    async fn account_request(
         self: &Rc<Self>,
         method: Method,
         path: &str,
@@ -99,24 +101,24 @@ impl<P: Ports> Client<P> {
         }
     }
 
-    /// As [`Client::authorized`], answering the reply's body; signed out is
+    /// As [`Client::account_request`], answering the reply's body; signed out is
     /// `login_required`.
-    async fn signed_in(
+    async fn account_body(
         self: &Rc<Self>,
         method: Method,
         path: &str,
         body: Option<String>,
     ) -> Result<P::Json, Error> {
         let reply = self
-            .authorized(method, path, body)
+            .account_request(method, path, body)
             .await?
             .ok_or_else(no_session)?;
         reply.body.ok_or_else(unexpected)
     }
 
-    /// As [`Client::signed_in`], answering member `key` of the reply as
+    /// As [`Client::account_body`], answering member `key` of the reply as
     /// passage-js maps it (its `responseDataKey`).
-    async fn signed_in_member(
+    async fn account_member(
         self: &Rc<Self>,
         method: Method,
         path: &str,
@@ -124,15 +126,15 @@ impl<P: Ports> Client<P> {
         key: &str,
         member: Member,
     ) -> Result<P::Json, Error> {
-        let reply = self.signed_in(method, path, body).await?;
+        let reply = self.account_body(method, path, body).await?;
         get(&reply, key)
             .and_then(|value| apply(value, member))
             .ok_or_else(unexpected)
     }
 
-    /// As [`Client::signed_in`] for a reply with no body to read.
-    async fn signed_in_done(self: &Rc<Self>, method: Method, path: &str) -> Result<bool, Error> {
-        self.authorized(method, path, None)
+    /// As [`Client::account_body`] for a reply with no body to read.
+    async fn account_ok(self: &Rc<Self>, method: Method, path: &str) -> Result<bool, Error> {
+        self.account_request(method, path, None)
             .await?
             .ok_or_else(no_session)?;
         Ok(true)
@@ -141,7 +143,7 @@ impl<P: Ports> Client<P> {
     /// The user of `GET /currentuser` (passage-js's `CurrentUser`), or
     /// `None` when signed out.
     pub async fn user_info(self: &Rc<Self>) -> Result<Option<P::Json>, Error> {
-        let Some(reply) = self.authorized(Method::Get, "", None).await? else {
+        let Some(reply) = self.account_request(Method::Get, "", None).await? else {
             return Ok(None);
         };
         let user = reply
@@ -173,7 +175,7 @@ impl<P: Ports> Client<P> {
         };
         let path = if phone { "/phone" } else { "/email" };
         let body = self.ports.to_json(&request);
-        self.signed_in_member(
+        self.account_member(
             Method::Patch,
             path,
             body,
@@ -185,7 +187,7 @@ impl<P: Ports> Client<P> {
 
     /// The user's passkeys.
     pub async fn passkeys(self: &Rc<Self>) -> Result<P::Json, Error> {
-        self.signed_in_member(
+        self.account_member(
             Method::Get,
             "/devices",
             None,
@@ -202,7 +204,7 @@ impl<P: Ports> Client<P> {
         friendly_name: &str,
     ) -> Result<P::Json, Error> {
         let body = self.ports.to_json(&RenameRequest { friendly_name });
-        self.signed_in_member(
+        self.account_member(
             Method::Patch,
             &device_path(id),
             body,
@@ -223,7 +225,7 @@ impl<P: Ports> Client<P> {
             authenticator_attachment: authenticator_attachment.unwrap_or("platform"),
         };
         let reply = self
-            .signed_in(Method::Post, "/devices/start", self.ports.to_json(&start))
+            .account_body(Method::Post, "/devices/start", self.ports.to_json(&start))
             .await?;
         let handshake = get(&reply, "handshake").ok_or_else(unexpected)?;
         let options = get(&handshake, "challenge")
@@ -238,7 +240,7 @@ impl<P: Ports> Client<P> {
         let finish = FinishRequest::new(&handshake_id, user_id.as_ref(), &credential);
         let body = self.ports.to_json(&finish);
         let device = self
-            .signed_in_member(
+            .account_member(
                 Method::Post,
                 "/devices/finish",
                 body,
@@ -258,8 +260,7 @@ impl<P: Ports> Client<P> {
         id: &str,
         credential_id: Option<&str>,
     ) -> Result<bool, Error> {
-        self.signed_in_done(Method::Delete, &device_path(id))
-            .await?;
+        self.account_ok(Method::Delete, &device_path(id)).await?;
         if let Some(credential_id) = credential_id {
             self.ports.forget_credential(credential_id);
         }
@@ -269,7 +270,7 @@ impl<P: Ports> Client<P> {
     /// The user's social connections.
     pub async fn social_connections(self: &Rc<Self>) -> Result<P::Json, Error> {
         let member = Member::Object(&SOCIAL_CONNECTIONS);
-        self.signed_in_member(
+        self.account_member(
             Method::Get,
             "/social-connections",
             None,
@@ -283,12 +284,12 @@ impl<P: Ports> Client<P> {
     pub async fn delete_social_connection(self: &Rc<Self>, kind: &str) -> Result<bool, Error> {
         let mut path = String::from("/social-connections/");
         path.push_str(&encode_component(kind));
-        self.signed_in_done(Method::Delete, &path).await
+        self.account_ok(Method::Delete, &path).await
     }
 
     /// The user's metadata.
     pub async fn metadata(self: &Rc<Self>) -> Result<P::Json, Error> {
-        self.signed_in_member(
+        self.account_member(
             Method::Get,
             "/user-metadata",
             None,
@@ -304,7 +305,7 @@ impl<P: Ports> Client<P> {
             user_metadata: metadata,
         });
         let member = Member::Object(&CURRENT_USER);
-        self.signed_in_member(Method::Patch, "/user-metadata", body, "user", member)
+        self.account_member(Method::Patch, "/user-metadata", body, "user", member)
             .await
     }
 }

@@ -5,43 +5,9 @@
 
 use alloc::string::String;
 
-use serde::de::{Deserialize, Deserializer};
-
 use crate::core::error::{Code, Error};
 use crate::core::session::RawAuthResult;
-
-/// A field as read: absent (missing, `undefined` or `null`), a value of the
-/// expected type, or something else.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub enum Field<T> {
-    /// Missing, `undefined` or `null`.
-    #[default]
-    Absent,
-    /// A value of the expected type.
-    Value(T),
-    /// A value of another type.
-    Wrong,
-}
-
-impl<'de, T: Deserialize<'de>> Deserialize<'de> for Field<T> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        // Never an error: a wrong type is the caller's to name.
-        Ok(match Option::<T>::deserialize(d) {
-            Ok(Some(value)) => Field::Value(value),
-            Ok(None) => Field::Absent,
-            Err(_) => Field::Wrong,
-        })
-    }
-}
-
-impl<T> Field<T> {
-    fn value(self) -> Option<T> {
-        match self {
-            Field::Value(v) => Some(v),
-            _ => None,
-        }
-    }
-}
+pub use crate::ports::Field;
 
 /// The keys of an AuthResult, in both spellings: what the API edge copies
 /// from the app's object before reading it as [`AuthResultFields`].

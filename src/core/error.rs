@@ -87,6 +87,16 @@ impl Error {
         }
     }
 
+    /// `storage`: the token store failed.
+    pub const fn storage(message: &'static str) -> Self {
+        Error::new(Code::Storage, message)
+    }
+
+    /// `invalid_options`: an option or an argument is unusable.
+    pub const fn invalid_options(message: &'static str) -> Self {
+        Error::new(Code::InvalidOptions, message)
+    }
+
     /// `message` followed by `name` in quotes, when `name` is a plain
     /// identifier; else `message` alone.
     pub fn naming(code: Code, message: &'static str, name: &str) -> Self {

@@ -190,6 +190,65 @@ fn parse_claims(text: &str) -> Result<Claims, JwtError> {
     })
 }
 
+/// The value of a JSON number, its text already checked against the
+/// grammar, as whole seconds: fractions are dropped, which errs on the side
+/// of an earlier expiry. `None` when it does not fit an i64.
+fn whole_seconds(text: &[u8]) -> Option<i64> {
+    let (negative, text) = match text.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        _ => (false, text),
+    };
+    // The digits, integer and fraction, as one integer, and the power of
+    // ten that scales it back.
+    let mut mantissa: i64 = 0;
+    let mut scale: i64 = 0;
+    let mut in_fraction = false;
+    let mut i = 0;
+    while let Some(&d) = text.get(i) {
+        match d {
+            b'0'..=b'9' => {
+                let next = mantissa
+                    .checked_mul(10)
+                    .and_then(|m| m.checked_add(i64::from(d - b'0')));
+                match next {
+                    Some(m) => {
+                        mantissa = m;
+                        scale -= i64::from(in_fraction);
+                    }
+                    None if in_fraction => {} // fraction digits beyond precision
+                    None => return None,
+                }
+            }
+            b'.' => in_fraction = true,
+            _ => break, // the exponent's `e` or `E`
+        }
+        i += 1;
+    }
+    if let Some(exponent) = text.get(i + 1..) {
+        let (sign, digits) = match exponent.split_first() {
+            Some((b'-', rest)) => (-1, rest),
+            Some((b'+', rest)) => (1, rest),
+            _ => (1, exponent),
+        };
+        let e = digits.iter().fold(0i64, |e, &d| {
+            e.saturating_mul(10).saturating_add(i64::from(d - b'0'))
+        });
+        scale = scale.saturating_add(sign * e);
+    }
+    let int = if scale >= 0 {
+        mantissa.checked_mul(10i64.checked_pow(u32::try_from(scale).ok()?)?)?
+    } else {
+        // (`unsigned_abs`: the exponent saturates at i64::MIN, which has no
+        // negation.)
+        u32::try_from(scale.unsigned_abs())
+            .ok()
+            .and_then(|s| 10i64.checked_pow(s))
+            .and_then(|p| mantissa.checked_div(p))
+            .unwrap_or(0)
+    };
+    Some(if negative { -int } else { int })
+}
+
 /// JSON nesting allowed inside claims we skip over.
 const MAX_DEPTH: u32 = 32;
 
@@ -280,96 +339,15 @@ impl Parser<'_> {
         }
     }
 
-    /// A JSON number as whole seconds (fractions are dropped, which errs on
-    /// the side of an earlier expiry). `None` when it does not fit an i64.
-    fn number(&mut self) -> Option<i64> {
-        let negative = self.peek() == Some(b'-');
-        if negative {
-            self.i += 1;
-        }
-        // The digits, integer and fraction, as one integer, and the power
-        // of ten that scales it back.
-        let mut mantissa: i64 = 0;
-        let mut scale: i64 = 0;
-        let mut digits = 0;
-        let mut in_fraction = false;
-        loop {
-            match self.peek() {
-                Some(d @ b'0'..=b'9') => {
-                    if !in_fraction && digits == 1 && mantissa == 0 {
-                        return None; // a leading zero
-                    }
-                    let next = mantissa
-                        .checked_mul(10)
-                        .and_then(|m| m.checked_add(i64::from(d - b'0')));
-                    match (next, in_fraction) {
-                        (Some(m), _) => {
-                            mantissa = m;
-                            scale -= i64::from(in_fraction);
-                        }
-                        (None, false) => return None,
-                        (None, true) => {} // fraction digits beyond precision
-                    }
-                    digits += 1;
-                }
-                Some(b'.') if !in_fraction && digits > 0 => {
-                    in_fraction = true;
-                    digits = 0;
-                }
-                _ => break,
-            }
-            self.i += 1;
-        }
-        if digits == 0 {
-            return None;
-        }
-        if matches!(self.peek(), Some(b'e' | b'E')) {
-            self.i += 1;
-            let sign = match self.peek() {
-                Some(b'-') => {
-                    self.i += 1;
-                    -1
-                }
-                Some(b'+') => {
-                    self.i += 1;
-                    1
-                }
-                _ => 1,
-            };
-            let mut e: i64 = 0;
-            let start = self.i;
-            while let Some(d @ b'0'..=b'9') = self.peek() {
-                e = e.saturating_mul(10).saturating_add(i64::from(d - b'0'));
-                self.i += 1;
-            }
-            if self.i == start {
-                return None;
-            }
-            scale = scale.saturating_add(sign * e);
-        }
-        let int = if scale >= 0 {
-            mantissa.checked_mul(10i64.checked_pow(u32::try_from(scale).ok()?)?)?
-        } else {
-            // (`unsigned_abs`: the exponent saturates at i64::MIN, which
-            // has no negation.)
-            u32::try_from(scale.unsigned_abs())
-                .ok()
-                .and_then(|s| 10i64.checked_pow(s))
-                .and_then(|p| mantissa.checked_div(p))
-                .unwrap_or(0)
-        };
-        Some(if negative { -int } else { int })
-    }
-
-    /// A claim that should be a number: any other JSON value counts as absent.
+    /// A claim that should be a number: any other JSON value, or a number
+    /// too large for an i64, counts as absent. The number's extent is found
+    /// by its grammar once ([`Parser::skip_number`]); its value is read from
+    /// that text.
     fn number_or_skip(&mut self) -> Result<Option<i64>, JwtError> {
         if matches!(self.peek(), Some(b'-' | b'0'..=b'9')) {
             let start = self.i;
-            if let Some(n) = self.number() {
-                return Ok(Some(n));
-            }
-            // Valid JSON but out of range: skip it as a value.
-            self.i = start;
+            self.skip_number().ok_or(JwtError::Json)?;
+            return Ok(self.s.get(start..self.i).and_then(whole_seconds));
         }
         self.skip_value(0).ok_or(JwtError::Json)?;
         Ok(None)

@@ -3,6 +3,7 @@
 //! returns decisions; the client (`crate::client`) carries them out.
 
 pub mod error;
+pub mod future;
 pub mod jwt;
 pub mod policy;
 pub mod session;

@@ -22,8 +22,9 @@ use crate::browser::custom_store::CustomStore;
 use crate::browser::local_store::LocalStore;
 use crate::browser::{Browser, JsJson};
 use crate::client::values::{AuthResultFields, Field, AUTH_RESULT_KEYS};
-use crate::client::{first, Client, MemoryStore};
+use crate::client::{Client, MemoryStore};
 use crate::core::error::{Code, Error};
+use crate::core::future::first;
 use crate::ports::Store;
 use options::StoreChoice;
 
@@ -64,15 +65,11 @@ fn promise<T: Into<JsValue>>(work: impl Future<Output = Result<T, Error>> + 'sta
     future_to_promise(async move { work.await.map_err(to_js) })
 }
 
-fn invalid(message: &'static str) -> Error {
-    Error::new(Code::InvalidOptions, message)
-}
-
 /// A string argument.
 fn text(value: JsValue, message: &'static str) -> Result<String, Error> {
     match serde_wasm_bindgen::from_value(value) {
         Ok(Field::Value(text)) => Ok(text),
-        _ => Err(invalid(message)),
+        _ => Err(Error::invalid_options(message)),
     }
 }
 
@@ -81,7 +78,7 @@ fn optional_text(value: JsValue, message: &'static str) -> Result<Option<String>
     match serde_wasm_bindgen::from_value(value) {
         Ok(Field::Value(text)) => Ok(Some(text)),
         Ok(Field::Absent) => Ok(None),
-        _ => Err(invalid(message)),
+        _ => Err(Error::invalid_options(message)),
     }
 }
 
@@ -96,7 +93,7 @@ fn read_object<T: DeserializeOwned + Default>(
         return Ok(T::default());
     }
     if !object.is_object() {
-        return Err(invalid(message));
+        return Err(Error::invalid_options(message));
     }
     let copy = Object::new();
     for key in keys {
@@ -104,7 +101,7 @@ fn read_object<T: DeserializeOwned + Default>(
             let _ = Reflect::set(&copy, &(*key).into(), &value);
         }
     }
-    serde_wasm_bindgen::from_value(copy.into()).map_err(|_| invalid(message))
+    serde_wasm_bindgen::from_value(copy.into()).map_err(|_| Error::invalid_options(message))
 }
 
 /// The `signal` of `getAuthToken`'s options, if any.
@@ -114,13 +111,16 @@ fn abort_signal(options: &JsValue) -> Result<Option<AbortSignal>, Error> {
     }
     let message = "getAuthToken's options must be an object with an AbortSignal as signal";
     if !options.is_object() {
-        return Err(invalid(message));
+        return Err(Error::invalid_options(message));
     }
     let signal = Reflect::get(options, &"signal".into()).unwrap_or(JsValue::UNDEFINED);
     if signal.is_undefined() {
         return Ok(None);
     }
-    signal.dyn_into().map(Some).map_err(|_| invalid(message))
+    signal
+        .dyn_into()
+        .map(Some)
+        .map_err(|_| Error::invalid_options(message))
 }
 
 /// Waits for an `AbortSignal`'s `abort` event; stops listening when
@@ -226,7 +226,7 @@ impl PassageUser {
             }
         }
         // The hot path: one comparison against what the client published.
-        if let Some(fresh) = self.client.ports().hot.fresh(js_sys::Date::now()) {
+        if let Some(fresh) = self.client.ports().published.fresh(js_sys::Date::now()) {
             return fresh;
         }
         let client = self.client.clone();
@@ -339,7 +339,9 @@ impl PassageUser {
         promise(async move {
             let id = text(passkey_id, "passkeyId must be a non-empty string")?;
             if id.is_empty() {
-                return Err(invalid("passkeyId must be a non-empty string"));
+                return Err(Error::invalid_options(
+                    "passkeyId must be a non-empty string",
+                ));
             }
             let name = text(friendly_name, "friendlyName must be a string")?;
             Ok(client.edit_passkey(&id, &name).await?.0)
@@ -359,7 +361,11 @@ impl PassageUser {
             let attachment = match options.authenticator_attachment {
                 Field::Absent => None,
                 Field::Value(a) => Some(a),
-                Field::Wrong => return Err(invalid("authenticatorAttachment must be a string")),
+                Field::Wrong => {
+                    return Err(Error::invalid_options(
+                        "authenticatorAttachment must be a string",
+                    ))
+                }
             };
             Ok(client.add_passkey(attachment.as_deref()).await?.0)
         })
@@ -372,11 +378,11 @@ impl PassageUser {
         promise(async move {
             let message = "deletePasskey needs a passkey with a string id";
             if !passkey.is_object() {
-                return Err(invalid(message));
+                return Err(Error::invalid_options(message));
             }
             let passkey: PasskeyArg = read_object(&passkey, &["id", "credId"], message)?;
             let Field::Value(id) = passkey.id else {
-                return Err(invalid(message));
+                return Err(Error::invalid_options(message));
             };
             let credential = match passkey.cred_id {
                 Field::Value(c) => Some(c),
@@ -430,8 +436,7 @@ impl PassageUser {
     #[wasm_bindgen(js_name = onAuthStateChange)]
     pub fn on_auth_state_change(&self, listener: JsValue) -> Result<JsValue, JsValue> {
         let Ok(listener) = listener.dyn_into::<Function>() else {
-            return Err(to_js(Error::new(
-                Code::InvalidOptions,
+            return Err(to_js(Error::invalid_options(
                 "onAuthStateChange needs a function",
             )));
         };

@@ -10,8 +10,8 @@ use serde::de::DeserializeOwned;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
-use crate::client::values::Field;
-use crate::core::error::{Code, Error};
+use crate::core::error::Error;
+use crate::ports::Field;
 
 /// Every option, in the order the error message names them.
 const KNOWN: [&str; 6] = [
@@ -34,10 +34,6 @@ extern "C" {
     /// `Object.keys`, which a proxy can make throw.
     #[wasm_bindgen(catch, js_namespace = Object, js_name = keys)]
     fn own_keys(object: &JsValue) -> Result<Array, JsValue>;
-}
-
-fn invalid(message: &'static str) -> Error {
-    Error::new(Code::InvalidOptions, message)
 }
 
 /// Option `key` of `options` read as a `T` with serde (a getter that
@@ -76,7 +72,7 @@ fn number(field: Field<f64>, message: &'static str) -> Result<Option<f64>, Error
     match field {
         Field::Absent => Ok(None),
         Field::Value(n) if n.is_finite() => Ok(Some(n)),
-        _ => Err(invalid(message)),
+        _ => Err(Error::invalid_options(message)),
     }
 }
 
@@ -98,18 +94,19 @@ fn origin(value: &str) -> Option<String> {
 pub fn read(options: &JsValue) -> Result<Options, Error> {
     if !options.is_undefined() && !options.is_null() {
         if !options.is_object() && !options.is_function() {
-            return Err(invalid("options must be an object"));
+            return Err(Error::invalid_options("options must be an object"));
         }
-        let keys = own_keys(options).map_err(|_| invalid("options must be an object"))?;
+        let keys =
+            own_keys(options).map_err(|_| Error::invalid_options("options must be an object"))?;
         for key in keys.iter() {
             if let Some(key) = key.as_string() {
                 if key == "timeoutInSeconds" {
-                    return Err(invalid(
+                    return Err(Error::invalid_options(
                         "timeoutInSeconds is now requestTimeoutInSeconds: it bounds each request to the auth server, not the whole call",
                     ));
                 }
                 if !KNOWN.contains(&key.as_str()) {
-                    return Err(invalid(
+                    return Err(Error::invalid_options(
                         "unknown option: expected appId, authOrigin, tokenStore, leeway, requestTimeoutInSeconds, authTokenCookie",
                     ));
                 }
@@ -120,36 +117,38 @@ pub fn read(options: &JsValue) -> Result<Options, Error> {
     let app_id = match field::<String>(options, "appId") {
         Field::Absent => None,
         Field::Value(id) if !id.is_empty() && id.chars().count() <= 256 => Some(id),
-        Field::Value(_) => return Err(invalid("appId must be 1 to 256 characters")),
-        Field::Wrong => return Err(invalid("appId must be a string")),
+        Field::Value(_) => return Err(Error::invalid_options("appId must be 1 to 256 characters")),
+        Field::Wrong => return Err(Error::invalid_options("appId must be a string")),
     };
     let auth_origin = match field::<String>(options, "authOrigin") {
         Field::Absent => String::from("https://auth.passage.id"),
-        Field::Value(o) => origin(&o).ok_or(invalid(
+        Field::Value(o) => origin(&o).ok_or(Error::invalid_options(
             "authOrigin must be an http(s) origin such as https://auth.passage.id",
         ))?,
-        Field::Wrong => return Err(invalid("authOrigin must be a string")),
+        Field::Wrong => return Err(Error::invalid_options("authOrigin must be a string")),
     };
     let leeway = number(
         field(options, "leeway"),
         "leeway must be a number of seconds",
     )?;
     if leeway.is_some_and(|l| !(0.0..=3600.0).contains(&l)) {
-        return Err(invalid("leeway must be between 0 and 3600 seconds"));
+        return Err(Error::invalid_options(
+            "leeway must be between 0 and 3600 seconds",
+        ));
     }
     let timeout = number(
         field(options, "requestTimeoutInSeconds"),
         "requestTimeoutInSeconds must be a number",
     )?;
     if timeout.is_some_and(|t| !(0.1..=300.0).contains(&t)) {
-        return Err(invalid(
+        return Err(Error::invalid_options(
             "requestTimeoutInSeconds must be between 0.1 and 300",
         ));
     }
     let cookie = match field(options, "authTokenCookie") {
         Field::Absent => true,
         Field::Value(b) => b,
-        Field::Wrong => return Err(invalid("authTokenCookie must be a boolean")),
+        Field::Wrong => return Err(Error::invalid_options("authTokenCookie must be a boolean")),
     };
     let store = if token_store.is_undefined() || token_store.is_null() {
         StoreChoice::Local
@@ -158,7 +157,7 @@ pub fn read(options: &JsValue) -> Result<Options, Error> {
             .iter()
             .any(|m| !get(&token_store, m).is_function())
         {
-            return Err(invalid(
+            return Err(Error::invalid_options(
                 "a tokenStore object needs the methods getAuthToken, getRefreshToken, setTokens, clearTokens",
             ));
         }
@@ -168,7 +167,7 @@ pub fn read(options: &JsValue) -> Result<Options, Error> {
             Some("localStorage") => StoreChoice::Local,
             Some("memory") => StoreChoice::Memory,
             _ => {
-                return Err(invalid(
+                return Err(Error::invalid_options(
                     "tokenStore must be \"localStorage\", \"memory\" or a store object",
                 ))
             }

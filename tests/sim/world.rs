@@ -10,13 +10,14 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::future::Future;
 use std::rc::{Rc, Weak};
 
-use passage_user::client::account::NewCredential;
 use passage_user::client::{Client, Options};
 use passage_user::core::error::{Code, Error};
 use passage_user::core::session::Session;
 use passage_user::core::storage;
+use passage_user::ports::NewCredential;
 use passage_user::ports::{
-    Detail, Event, Guard, Io, Json, Locked, Method, Ports, Reply, Request, SendError, Signal, Store,
+    Authenticator, Clock, Detail, Edge, Event, Guard, Http, Io, Json, Locked, Locks, Method,
+    Random, Reply, Request, SendError, Signal, Signals, Store, Tasks,
 };
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -402,24 +403,27 @@ impl Guard for SimGuard {
     }
 }
 
-impl Ports for SimPorts {
-    type Json = SimJson;
-    type Guard = SimGuard;
-
+impl Clock for SimPorts {
     fn now(&self) -> f64 {
         self.world().now()
     }
 
+    fn sleep(&self, ms: u32) -> impl Future<Output = ()> + 'static {
+        self.world().exec.sleep(f64::from(ms))
+    }
+}
+
+impl Random for SimPorts {
     fn random(&self) -> f64 {
         self.world().random.next()
     }
+}
+
+impl Http for SimPorts {
+    type Json = SimJson;
 
     fn online(&self) -> bool {
         true
-    }
-
-    fn sleep(&self, ms: u32) -> impl Future<Output = ()> + 'static {
-        self.world().exec.sleep(f64::from(ms))
     }
 
     fn send(
@@ -448,6 +452,10 @@ impl Ports for SimPorts {
     fn to_json<T: Serialize + ?Sized>(&self, value: &T) -> Option<String> {
         serde_json::to_string(value).ok()
     }
+}
+
+impl Locks for SimPorts {
+    type Guard = SimGuard;
 
     fn lock(
         &self,
@@ -469,7 +477,9 @@ impl Ports for SimPorts {
             }
         }
     }
+}
 
+impl Signals for SimPorts {
     fn post(&self, signal: Signal) {
         let Some(me) = self.alive() else { return };
         for tab in self.world().tabs.borrow().iter() {
@@ -478,28 +488,20 @@ impl Ports for SimPorts {
             }
         }
     }
+}
 
+impl Tasks for SimPorts {
     fn spawn(&self, task: impl Future<Output = ()> + 'static) {
         self.world().exec.spawn(task);
     }
+}
 
+impl Edge for SimPorts {
     fn publish(&self, token: Option<&str>, fresh_until: f64) {
         if let Some(tab) = self.alive() {
             *tab.cache.borrow_mut() = (token.map(String::from), fresh_until);
         }
     }
-
-    fn create_credential(
-        &self,
-        _: &SimJson,
-    ) -> impl Future<Output = Result<NewCredential, Error>> + 'static {
-        // The simulated tabs have no authenticator.
-        std::future::ready(Err(Error::new(Code::PasskeyFailed, "no authenticator")))
-    }
-
-    fn remember_credential(&self, _: &str, _: &str) {}
-
-    fn forget_credential(&self, _: &str) {}
 
     fn emit(&self, event: Event, detail: &Detail) {
         if let Some(tab) = self.alive() {
@@ -516,6 +518,20 @@ impl Ports for SimPorts {
             tab.events.borrow_mut().push((world.now(), event, reason));
         }
     }
+}
+
+impl Authenticator for SimPorts {
+    fn create_credential(
+        &self,
+        _: &SimJson,
+    ) -> impl Future<Output = Result<NewCredential, Error>> + 'static {
+        // The simulated tabs have no authenticator.
+        std::future::ready(Err(Error::new(Code::PasskeyFailed, "no authenticator")))
+    }
+
+    fn remember_credential(&self, _: &str, _: &str) {}
+
+    fn forget_credential(&self, _: &str) {}
 }
 
 /// localStorage as one tab sees it: its own writes at once, other tabs' a

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Mutation testing of the core and the client (src/core, src/client) against
+# the host tests and the simulation: each mutant must make some test fail.
+# Installs cargo-mutants when missing. Arguments go to cargo-mutants, e.g.
+#   ./scripts/mutants.sh --shard 1/4      one part of a long run
+#   ./scripts/mutants.sh -f src/core/jwt.rs
+# Results land in mutants.out/ (caught.txt, missed.txt, timeout.txt).
+# Mutants known to be equivalent (no test can tell them from the code) are
+# listed, with why, in tests/mutants-equivalent.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! cargo mutants --version >/dev/null 2>&1; then
+  cargo install cargo-mutants --locked
+fi
+
+exec cargo mutants --package passage-user --test-package passage-user \
+  -f 'src/core/**' -f 'src/client/**' --exclude 'src/core/testing.rs' "$@"
