@@ -277,6 +277,9 @@ impl Signals for Browser {
 
 impl Tasks for Browser {
     fn spawn(&self, task: impl Future<Output = ()> + 'static) {
+        // One type for every task: the executor's spawn is built once, not
+        // once per future type.
+        let task: crate::ports::Task<()> = alloc::boxed::Box::pin(task);
         wasm_bindgen_futures::spawn_local(task);
     }
 }

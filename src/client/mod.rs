@@ -21,7 +21,7 @@ mod lock;
 mod memory;
 mod refresh;
 mod sign_out;
-mod user;
+pub mod user;
 pub mod values;
 
 use alloc::boxed::Box;

@@ -133,91 +133,114 @@ impl<P: Ports> Client<P> {
     }
 
     /// As [`Client::account_body`] for a reply with no body to read.
-    async fn account_ok(self: &Rc<Self>, method: Method, path: &str) -> Result<bool, Error> {
+    async fn account_ok(self: &Rc<Self>, method: Method, path: &str) -> Result<(), Error> {
         self.account_request(method, path, None)
             .await?
             .ok_or_else(no_session)?;
-        Ok(true)
+        Ok(())
+    }
+
+    /// Runs one account request of the API edge; answers what its promise
+    /// resolves: the mapped value, `true` for a deletion, nothing (the
+    /// default, `undefined`) for `userInfo()` when signed out. One entry
+    /// point, so every account method shares one future type.
+    pub async fn account(self: Rc<Self>, op: AccountOp<P::Json>) -> Result<P::Json, Error> {
+        let (method, path, body, key, member) = match op {
+            AccountOp::UserInfo => return self.user_info().await,
+            AccountOp::AddPasskey { attachment } => {
+                return self.add_passkey(attachment.as_deref()).await
+            }
+            AccountOp::DeletePasskey { id, credential } => {
+                self.account_ok(Method::Delete, &device_path(&id)).await?;
+                if let Some(credential) = credential {
+                    self.ports.forget_credential(&credential);
+                }
+                return Ok(P::Json::encode(&true).unwrap_or_default());
+            }
+            AccountOp::DeleteSocialConnection(kind) => {
+                let mut path = String::from("/social-connections/");
+                path.push_str(&encode_component(&kind));
+                self.account_ok(Method::Delete, &path).await?;
+                return Ok(P::Json::encode(&true).unwrap_or_default());
+            }
+            AccountOp::Change {
+                phone,
+                identifier,
+                language,
+            } => {
+                let request = ChangeRequest {
+                    language: language.as_deref(),
+                    new_email: (!phone).then_some(identifier.as_str()),
+                    new_phone: phone.then_some(identifier.as_str()),
+                };
+                let path = if phone { "/phone" } else { "/email" };
+                let body = self.ports.to_json(&request);
+                let link = Member::Object(&MAGIC_LINK);
+                (Method::Patch, String::from(path), body, "magic_link", link)
+            }
+            AccountOp::Passkeys => {
+                let list = Member::List(&PASSKEY);
+                (Method::Get, String::from("/devices"), None, "devices", list)
+            }
+            AccountOp::EditPasskey { id, name } => {
+                let body = self.ports.to_json(&RenameRequest {
+                    friendly_name: &name,
+                });
+                let one = Member::Object(&PASSKEY);
+                (Method::Patch, device_path(&id), body, "device", one)
+            }
+            AccountOp::SocialConnections => (
+                Method::Get,
+                String::from("/social-connections"),
+                None,
+                "social_connections",
+                Member::Object(&SOCIAL_CONNECTIONS),
+            ),
+            AccountOp::Metadata => (
+                Method::Get,
+                String::from("/user-metadata"),
+                None,
+                "user_metadata",
+                Member::Copy,
+            ),
+            AccountOp::UpdateMetadata(metadata) => {
+                let body = self.ports.to_json(&MetadataRequest {
+                    user_metadata: &metadata,
+                });
+                let user = Member::Object(&CURRENT_USER);
+                (
+                    Method::Patch,
+                    String::from("/user-metadata"),
+                    body,
+                    "user",
+                    user,
+                )
+            }
+        };
+        self.account_member(method, &path, body, key, member).await
     }
 
     /// The user of `GET /currentuser` (passage-js's `CurrentUser`), or
-    /// `None` when signed out.
-    pub async fn user_info(self: &Rc<Self>) -> Result<Option<P::Json>, Error> {
+    /// nothing (`undefined`) when signed out.
+    async fn user_info(self: &Rc<Self>) -> Result<P::Json, Error> {
         let Some(reply) = self.account_request(Method::Get, "", None).await? else {
-            return Ok(None);
+            return Ok(P::Json::default());
         };
-        let user = reply
+        reply
             .body
             .and_then(|body| get(&body, "user"))
             .filter(|user| !user.is_nullish())
-            .and_then(|user| map(user, &CURRENT_USER));
-        match user {
-            Some(user) => Ok(Some(user)),
-            None => Err(Error::new(
+            .and_then(|user| map(user, &CURRENT_USER))
+            .ok_or(Error::new(
                 Code::InvalidResponse,
                 "the currentuser reply has no user object",
-            )),
-        }
-    }
-
-    /// Starts a change of email (or, with `phone`, of phone number): the
-    /// server sends a magic link that applies it.
-    pub async fn change_identifier(
-        self: &Rc<Self>,
-        phone: bool,
-        identifier: &str,
-        language: Option<&str>,
-    ) -> Result<P::Json, Error> {
-        let request = ChangeRequest {
-            language,
-            new_email: (!phone).then_some(identifier),
-            new_phone: phone.then_some(identifier),
-        };
-        let path = if phone { "/phone" } else { "/email" };
-        let body = self.ports.to_json(&request);
-        self.account_member(
-            Method::Patch,
-            path,
-            body,
-            "magic_link",
-            Member::Object(&MAGIC_LINK),
-        )
-        .await
-    }
-
-    /// The user's passkeys.
-    pub async fn passkeys(self: &Rc<Self>) -> Result<P::Json, Error> {
-        self.account_member(
-            Method::Get,
-            "/devices",
-            None,
-            "devices",
-            Member::List(&PASSKEY),
-        )
-        .await
-    }
-
-    /// Renames passkey `id`.
-    pub async fn edit_passkey(
-        self: &Rc<Self>,
-        id: &str,
-        friendly_name: &str,
-    ) -> Result<P::Json, Error> {
-        let body = self.ports.to_json(&RenameRequest { friendly_name });
-        self.account_member(
-            Method::Patch,
-            &device_path(id),
-            body,
-            "device",
-            Member::Object(&PASSKEY),
-        )
-        .await
+            ))
     }
 
     /// Registers a new passkey: the server's options, the browser's
     /// ceremony, the server's check of the attestation; remembered under
     /// `psg_cred_obj` as passage-js does.
-    pub async fn add_passkey(
+    async fn add_passkey(
         self: &Rc<Self>,
         authenticator_attachment: Option<&str>,
     ) -> Result<P::Json, Error> {
@@ -253,61 +276,51 @@ impl<P: Ports> Client<P> {
         }
         Ok(device)
     }
+}
 
-    /// Deletes passkey `id`, and forgets `credential_id` in `psg_cred_obj`.
-    pub async fn delete_passkey(
-        self: &Rc<Self>,
-        id: &str,
-        credential_id: Option<&str>,
-    ) -> Result<bool, Error> {
-        self.account_ok(Method::Delete, &device_path(id)).await?;
-        if let Some(credential_id) = credential_id {
-            self.ports.forget_credential(credential_id);
-        }
-        Ok(true)
-    }
-
-    /// The user's social connections.
-    pub async fn social_connections(self: &Rc<Self>) -> Result<P::Json, Error> {
-        let member = Member::Object(&SOCIAL_CONNECTIONS);
-        self.account_member(
-            Method::Get,
-            "/social-connections",
-            None,
-            "social_connections",
-            member,
-        )
-        .await
-    }
-
-    /// Deletes the social connection of `kind` (apple, github, google).
-    pub async fn delete_social_connection(self: &Rc<Self>, kind: &str) -> Result<bool, Error> {
-        let mut path = String::from("/social-connections/");
-        path.push_str(&encode_component(kind));
-        self.account_ok(Method::Delete, &path).await
-    }
-
-    /// The user's metadata.
-    pub async fn metadata(self: &Rc<Self>) -> Result<P::Json, Error> {
-        self.account_member(
-            Method::Get,
-            "/user-metadata",
-            None,
-            "user_metadata",
-            Member::Copy,
-        )
-        .await
-    }
-
-    /// Updates the user's metadata; answers the user.
-    pub async fn update_metadata(self: &Rc<Self>, metadata: &P::Json) -> Result<P::Json, Error> {
-        let body = self.ports.to_json(&MetadataRequest {
-            user_metadata: metadata,
-        });
-        let member = Member::Object(&CURRENT_USER);
-        self.account_member(Method::Patch, "/user-metadata", body, "user", member)
-            .await
-    }
+/// One account request of passage-js's `PassageCurrentUser`, its arguments
+/// already read.
+pub enum AccountOp<J> {
+    /// `userInfo()`.
+    UserInfo,
+    /// `changeEmail()` or, with `phone`, `changePhone()`.
+    Change {
+        /// A phone number, not an email.
+        phone: bool,
+        /// The new address.
+        identifier: String,
+        /// The magic link's language.
+        language: Option<String>,
+    },
+    /// `passkeys()`.
+    Passkeys,
+    /// `editPasskey()`.
+    EditPasskey {
+        /// The passkey's id.
+        id: String,
+        /// Its new name.
+        name: String,
+    },
+    /// `addPasskey()`.
+    AddPasskey {
+        /// `authenticatorAttachment`, else "platform".
+        attachment: Option<String>,
+    },
+    /// `deletePasskey()`.
+    DeletePasskey {
+        /// The passkey's id.
+        id: String,
+        /// Its credential id, forgotten in `psg_cred_obj`.
+        credential: Option<String>,
+    },
+    /// `listSocialConnections()`.
+    SocialConnections,
+    /// `deleteSocialConnection()`, of this kind.
+    DeleteSocialConnection(String),
+    /// `metadata()`.
+    Metadata,
+    /// `updateMetadata()`, with these fields.
+    UpdateMetadata(J),
 }
 
 fn device_path(id: &str) -> String {

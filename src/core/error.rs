@@ -102,7 +102,11 @@ impl Error {
     pub fn naming(code: Code, message: &'static str, name: &str) -> Self {
         let mut e = Error::new(code, message);
         if plain(name) {
-            e.message = Cow::Owned([message, " \"", name, "\""].concat());
+            let mut text = String::from(message);
+            for part in [" \"", name, "\""] {
+                text.push_str(part);
+            }
+            e.message = Cow::Owned(text);
         }
         e
     }

@@ -21,6 +21,7 @@ use web_sys::AbortSignal;
 use crate::browser::custom_store::CustomStore;
 use crate::browser::local_store::LocalStore;
 use crate::browser::{Browser, JsJson};
+use crate::client::user::AccountOp;
 use crate::client::values::{AuthResultFields, Field, AUTH_RESULT_KEYS};
 use crate::client::{Client, MemoryStore};
 use crate::core::error::{Code, Error};
@@ -71,6 +72,20 @@ fn text(value: JsValue, message: &'static str) -> Result<String, Error> {
         Ok(Field::Value(text)) => Ok(text),
         _ => Err(Error::invalid_options(message)),
     }
+}
+
+/// `changeEmail`'s or `changePhone`'s arguments.
+fn change(phone: bool, identifier: JsValue, language: JsValue) -> Result<AccountOp<JsJson>, Error> {
+    let message = if phone {
+        "newPhone must be a string"
+    } else {
+        "newEmail must be a string"
+    };
+    Ok(AccountOp::Change {
+        phone,
+        identifier: text(identifier, message)?,
+        language: optional_text(language, "language must be a string")?,
+    })
 }
 
 /// An optional string argument.
@@ -288,140 +303,112 @@ impl PassageUser {
     /// signed out.
     #[wasm_bindgen(js_name = userInfo)]
     pub fn user_info(&self) -> Promise {
-        let client = self.client.clone();
-        promise(async move {
-            Ok(client
-                .user_info()
-                .await?
-                .map_or(JsValue::UNDEFINED, |user| user.0))
-        })
+        self.account(Ok(AccountOp::UserInfo))
     }
 
     /// Starts an email change; resolves the magic link that applies it.
     #[wasm_bindgen(js_name = changeEmail)]
     pub fn change_email(&self, new_email: JsValue, language: JsValue) -> Promise {
-        self.change(false, new_email, language)
+        self.account(change(false, new_email, language))
     }
 
     /// Starts a phone number change; resolves the magic link that applies it.
     #[wasm_bindgen(js_name = changePhone)]
     pub fn change_phone(&self, new_phone: JsValue, language: JsValue) -> Promise {
-        self.change(true, new_phone, language)
-    }
-
-    fn change(&self, phone: bool, identifier: JsValue, language: JsValue) -> Promise {
-        let client = self.client.clone();
-        promise(async move {
-            let message = if phone {
-                "newPhone must be a string"
-            } else {
-                "newEmail must be a string"
-            };
-            let identifier = text(identifier, message)?;
-            let language = optional_text(language, "language must be a string")?;
-            let link = client
-                .change_identifier(phone, &identifier, language.as_deref())
-                .await?;
-            Ok(link.0)
-        })
+        self.account(change(true, new_phone, language))
     }
 
     /// The user's passkeys.
     pub fn passkeys(&self) -> Promise {
-        let client = self.client.clone();
-        promise(async move { Ok(client.passkeys().await?.0) })
+        self.account(Ok(AccountOp::Passkeys))
     }
 
     /// Renames a passkey; resolves it.
     #[wasm_bindgen(js_name = editPasskey)]
     pub fn edit_passkey(&self, passkey_id: JsValue, friendly_name: JsValue) -> Promise {
-        let client = self.client.clone();
-        promise(async move {
-            let id = text(passkey_id, "passkeyId must be a non-empty string")?;
+        let message = "passkeyId must be a non-empty string";
+        let op = text(passkey_id, message).and_then(|id| {
             if id.is_empty() {
-                return Err(Error::invalid_options(
-                    "passkeyId must be a non-empty string",
-                ));
+                return Err(Error::invalid_options(message));
             }
             let name = text(friendly_name, "friendlyName must be a string")?;
-            Ok(client.edit_passkey(&id, &name).await?.0)
-        })
+            Ok(AccountOp::EditPasskey { id, name })
+        });
+        self.account(op)
     }
 
     /// Registers a new passkey (the WebAuthn ceremony); resolves it.
     #[wasm_bindgen(js_name = addPasskey)]
     pub fn add_passkey(&self, options: JsValue) -> Promise {
-        let client = self.client.clone();
-        promise(async move {
-            let options: PasskeyOptions = read_object(
-                &options,
-                &["authenticatorAttachment"],
-                "addPasskey's options must be an object",
-            )?;
-            let attachment = match options.authenticator_attachment {
-                Field::Absent => None,
-                Field::Value(a) => Some(a),
-                Field::Wrong => {
-                    return Err(Error::invalid_options(
-                        "authenticatorAttachment must be a string",
-                    ))
-                }
-            };
-            Ok(client.add_passkey(attachment.as_deref()).await?.0)
-        })
+        let op = read_object::<PasskeyOptions>(
+            &options,
+            &["authenticatorAttachment"],
+            "addPasskey's options must be an object",
+        )
+        .and_then(|options| match options.authenticator_attachment {
+            Field::Absent => Ok(AccountOp::AddPasskey { attachment: None }),
+            Field::Value(a) => Ok(AccountOp::AddPasskey {
+                attachment: Some(a),
+            }),
+            Field::Wrong => Err(Error::invalid_options(
+                "authenticatorAttachment must be a string",
+            )),
+        });
+        self.account(op)
     }
 
     /// Deletes a passkey (one of `passkeys()`); resolves true.
     #[wasm_bindgen(js_name = deletePasskey)]
     pub fn delete_passkey(&self, passkey: JsValue) -> Promise {
-        let client = self.client.clone();
-        promise(async move {
-            let message = "deletePasskey needs a passkey with a string id";
-            if !passkey.is_object() {
-                return Err(Error::invalid_options(message));
-            }
-            let passkey: PasskeyArg = read_object(&passkey, &["id", "credId"], message)?;
-            let Field::Value(id) = passkey.id else {
-                return Err(Error::invalid_options(message));
-            };
-            let credential = match passkey.cred_id {
-                Field::Value(c) => Some(c),
-                _ => None,
-            };
-            client.delete_passkey(&id, credential.as_deref()).await
-        })
+        let message = "deletePasskey needs a passkey with a string id";
+        let op = if passkey.is_object() {
+            read_object::<PasskeyArg>(&passkey, &["id", "credId"], message).and_then(|passkey| {
+                let Field::Value(id) = passkey.id else {
+                    return Err(Error::invalid_options(message));
+                };
+                Ok(AccountOp::DeletePasskey {
+                    id,
+                    credential: passkey.cred_id.value(),
+                })
+            })
+        } else {
+            Err(Error::invalid_options(message))
+        };
+        self.account(op)
     }
 
     /// The user's social connections.
     #[wasm_bindgen(js_name = listSocialConnections)]
     pub fn list_social_connections(&self) -> Promise {
-        let client = self.client.clone();
-        promise(async move { Ok(client.social_connections().await?.0) })
+        self.account(Ok(AccountOp::SocialConnections))
     }
 
     /// Deletes a social connection (`"apple"`, `"github"`, `"google"`);
     /// resolves true.
     #[wasm_bindgen(js_name = deleteSocialConnection)]
     pub fn delete_social_connection(&self, kind: JsValue) -> Promise {
-        let client = self.client.clone();
-        promise(async move {
-            let kind = text(kind, "the social connection type must be a string")?;
-            client.delete_social_connection(&kind).await
-        })
+        let op = text(kind, "the social connection type must be a string")
+            .map(AccountOp::DeleteSocialConnection);
+        self.account(op)
     }
 
     /// The user's metadata.
     pub fn metadata(&self) -> Promise {
-        let client = self.client.clone();
-        promise(async move { Ok(client.metadata().await?.0) })
+        self.account(Ok(AccountOp::Metadata))
     }
 
     /// Updates the user's metadata (only the app's declared fields);
     /// resolves the user.
     #[wasm_bindgen(js_name = updateMetadata)]
     pub fn update_metadata(&self, metadata: JsValue) -> Promise {
+        self.account(Ok(AccountOp::UpdateMetadata(JsJson(metadata))))
+    }
+
+    /// One account request, its arguments read (or the error reading them
+    /// gave): every account method shares this one future type.
+    fn account(&self, op: Result<AccountOp<JsJson>, Error>) -> Promise {
         let client = self.client.clone();
-        promise(async move { Ok(client.update_metadata(&JsJson(metadata)).await?.0) })
+        promise(async move { Ok(client.account(op?).await?.0) })
     }
 
     /// Signs out everywhere; true once the server confirmed the revocation.

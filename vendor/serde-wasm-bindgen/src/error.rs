@@ -74,7 +74,11 @@ impl serde::de::Error for Error {
 impl Error {
     /// A JavaScript `Error` whose message is `parts` joined.
     fn text(parts: &[&str]) -> Self {
-        Error(JsError::new(&parts.concat()).into())
+        let mut text = String::new();
+        for part in parts {
+            text.push_str(part);
+        }
+        Error(JsError::new(&text).into())
     }
 }
 
