@@ -22,10 +22,19 @@
 //! Schedules are drawn with proptest from a seed per schedule:
 //! `SIM_SEED=S` (default 1) and `SIM_RUNS=N` (default 1000) run others or
 //! more, `SIM_LOG=1` prints each schedule's story. A failing schedule's
-//! message names the seed that reproduces it, and its story.
+//! message names the seed that reproduces it, and its story. They run in
+//! three browsers (with Web Locks, without, and with neither Web Locks nor
+//! a BroadcastChannel), and again against a server with a 30 s reuse grace
+//! period, where no rotated token may be reused at all.
+//!
+//! Here: the schedules, the `Checker` that runs one in a world of its own
+//! and checks it, and the property tests. `scenarios.rs` holds tests of
+//! single scenarios timed to the millisecond, `world.rs` the world, and
+//! `exec.rs` its executor on a simulated clock.
 #![cfg(not(target_arch = "wasm32"))]
 
 mod exec;
+mod scenarios;
 mod world;
 
 use std::cell::{Cell, RefCell};
@@ -144,13 +153,24 @@ fn bound(timeout: f64) -> f64 {
     4.0 * timeout + 3.0 * timeout + 2.0 * 10_000.0 + 2_000.0
 }
 
+/// A call a tab made, and how it settled.
 struct Call {
     tab: usize,
+    /// The page's generation when it called (a reload opens the next).
     generation: u32,
+    /// "get", "refresh" or "signOut".
     kind: &'static str,
     start: f64,
     end: Cell<Option<f64>>,
     code: Cell<Option<Code>>,
+}
+
+/// What a call settled with.
+enum Outcome {
+    /// getAuthToken() or a forced refresh: a token or an error.
+    Token(Result<String, Error>),
+    /// signOut(): whether the sign-out was confirmed.
+    SignedOut(bool),
 }
 
 /// Runs one schedule; answers its failures, its story, and how many
@@ -161,354 +181,417 @@ fn run(
     grace: i64,
     browser: Browser,
 ) -> (Vec<String>, Vec<String>, u32) {
-    let w = World::new(
-        seed,
-        Settings {
-            tabs: schedule.tabs,
-            faults: schedule.faults,
-            lifetime: schedule.lifetime,
-            timeout_ms: TIMEOUT_MS,
-            lag: schedule.lag,
-            grace,
-            browser,
-        },
-    );
-    let log: Rc<RefCell<Vec<String>>> = Rc::default();
-    let failures: Rc<RefCell<Vec<String>>> = Rc::default();
-    let first_failure: Rc<Cell<Option<usize>>> = Rc::default();
-    let stamp = {
-        let w = Rc::downgrade(&w);
-        move || format!("{:.3}s", (w.upgrade().unwrap().now() - START) / 1000.0)
-    };
-    let note = {
-        let (log, stamp) = (log.clone(), stamp.clone());
-        move |what: String| log.borrow_mut().push(format!("{} {what}", stamp()))
-    };
-    let check = {
-        let (log, failures, first_failure, stamp) = (
-            log.clone(),
-            failures.clone(),
-            first_failure.clone(),
-            stamp.clone(),
-        );
-        move |ok: bool, what: String| {
-            if !ok {
-                failures
-                    .borrow_mut()
-                    .push(format!("{what} (at {})", stamp()));
-                if first_failure.get().is_none() {
-                    first_failure.set(Some(log.borrow().len()));
-                }
-            }
-        }
-    };
-    {
-        let note = note.clone();
-        *w.trace.borrow_mut() = Some(Box::new(note));
-    }
-    // When the last sign-in and the last settled sign-out happened.
-    let last_login = Rc::new(Cell::new(f64::NEG_INFINITY));
-    let signed_out_at = Rc::new(Cell::new(f64::NEG_INFINITY));
-    let mut causes = 0;
-    let calls: Rc<RefCell<Vec<Rc<Call>>>> = Rc::default();
-    let lag = f64::from(schedule.lag);
-
-    let call = {
-        let (w, calls, note, check) = (
-            Rc::downgrade(&w),
-            calls.clone(),
-            note.clone(),
-            check.clone(),
-        );
-        let (last_login, signed_out_at) = (last_login.clone(), signed_out_at.clone());
-        move |tab: usize, kind: &'static str| {
-            let world = w.upgrade().unwrap();
-            let t = world.tab(tab);
-            let c = Rc::new(Call {
-                tab,
-                generation: t.generation.get(),
-                kind,
-                start: world.now(),
-                end: Cell::new(None),
-                code: Cell::new(None),
-            });
-            calls.borrow_mut().push(c.clone());
-            let (w, note, check) = (w.clone(), note.clone(), check.clone());
-            let (last_login, signed_out_at) = (last_login.clone(), signed_out_at.clone());
-            let client = t.client();
-            type TokenCall = Pin<Box<dyn Future<Output = Result<String, Error>>>>;
-            let token: Option<TokenCall> = match kind {
-                "get" => Some(Box::pin(t.get_auth_token())),
-                "refresh" => Some(Box::pin(client.refresh(true))),
-                _ => None,
-            };
-            let sign_out = token.is_none().then(|| client.sign_out());
-            world.exec.spawn(async move {
-                let outcome = match (token, sign_out) {
-                    (Some(token), _) => token.await.map(Some),
-                    (None, Some(sign_out)) => Ok({
-                        let confirmed = sign_out.await;
-                        note(format!("tab {tab} signOut resolved {confirmed}"));
-                        None
-                    }),
-                    (None, None) => unreachable!(),
-                };
-                let world = w.upgrade().unwrap();
-                let now = world.now();
-                c.end.set(Some(now));
-                match outcome {
-                    Ok(Some(token)) => {
-                        let claims = claims_of(&token);
-                        note(format!(
-                            "tab {tab} {kind} resolved {}/{}",
-                            claims["fam"], claims["iat"]
-                        ));
-                        let exp = claims["exp"].as_f64().unwrap_or(0.0);
-                        check(
-                            exp * 1000.0 > now,
-                            format!(
-                                "tab {tab} {kind} resolved with a token expired {} ms ago",
-                                now - exp * 1000.0
-                            ),
-                        );
-                        // Once the sign-out has reached this tab (and as
-                        // for storage, below).
-                        check(
-                            !(signed_out_at.get() > last_login.get()
-                                && world.last_unheard_at.get() < last_login.get()
-                                && c.start > signed_out_at.get() + lag),
-                            format!("tab {tab} handed out a token after a settled sign-out"),
-                        );
-                    }
-                    Ok(None) => {
-                        // (A sign-in that had not reached this tab yet is not signed out.)
-                        if c.start > last_login.get() + lag {
-                            signed_out_at.set(signed_out_at.get().max(now));
-                        }
-                    }
-                    Err(e) => {
-                        c.code.set(Some(e.code));
-                        note(format!("tab {tab} {kind} failed {}", e.code.as_str()));
-                    }
-                }
-            });
-        }
-    };
-
-    let login = {
-        let (w, note, last_login) = (Rc::downgrade(&w), note.clone(), last_login.clone());
-        move |tab: usize, sub: &str| {
-            let world = w.upgrade().unwrap();
-            let pair = world.server.login(&world, sub);
-            let fields: AuthResultFields = serde_json::from_value(pair).expect("an AuthResult");
-            let raw = fields.read().expect("well-typed fields");
-            world
-                .tab(tab)
-                .client()
-                .set_auth_result(raw)
-                .expect("the server's AuthResult is valid");
-            last_login.set(world.now());
-            note(format!("tab {tab} signs in {sub}"));
-        }
-    };
-
-    let step = {
-        let (w, check) = (Rc::downgrade(&w), check.clone());
-        let (last_login, signed_out_at) = (last_login.clone(), signed_out_at.clone());
-        move || {
-            let world = w.upgrade().unwrap();
-            check(
-                world.refreshing.get() <= 1,
-                format!(
-                    "{} refresh requests in flight at once",
-                    world.refreshing.get()
-                ),
-            );
-            // (Unless a page closed within the delivery lag of its write
-            // since that sign-in: a refresh crossing the sign-out may then
-            // write the session back after the clean-up read storage.)
-            if signed_out_at.get() > last_login.get()
-                && world.last_unheard_at.get() < last_login.get()
-            {
-                check(
-                    !world.truth.borrow().contains_key(REFRESH),
-                    "storage holds a refresh token after a settled sign-out".into(),
-                );
-            }
-        }
-    };
-
-    login(0, "u1");
+    let checker = Checker::new(seed, schedule, grace, browser);
+    checker.login(0, "u1");
     let mut ops = schedule.ops.iter();
-    while w.now() < START + LENGTH_MS {
+    while checker.world.now() < START + LENGTH_MS {
         let Some((pause, op)) = ops.next() else { break };
-        w.exec.run(f64::from(*pause), &step);
-        let tab = |t: &usize| t % schedule.tabs;
+        checker.wait(f64::from(*pause));
+        checker.apply(op);
+    }
+    checker.finish()
+}
+
+/// One schedule's world and what is checked on it: the story so far, the
+/// failures found, the calls made, and what the invariants need to know of
+/// the past. The tasks and timers it leaves in the world hold it weakly.
+struct Checker {
+    world: Rc<World>,
+    /// The schedule's number of tabs.
+    tabs: usize,
+    /// The schedule's delivery lag, ms.
+    lag: f64,
+    /// The server's reuse grace period, s.
+    grace: i64,
+    /// The story: a line per event, stamped with the simulated time.
+    log: RefCell<Vec<String>>,
+    failures: RefCell<Vec<String>>,
+    /// The story's length at the first failure.
+    first_failure: Cell<Option<usize>>,
+    calls: RefCell<Vec<Rc<Call>>>,
+    /// When the last sign-in and the last settled sign-out happened.
+    last_login: Cell<f64>,
+    signed_out_at: Cell<f64>,
+    /// What may end a session: the schedule's sign-outs and revocations,
+    /// and (counted at the end) the rotations lost with a closed page.
+    /// With none, no call fails and no tab signs out.
+    causes: Cell<u32>,
+}
+
+impl Checker {
+    /// The world of `schedule`, its story told to this checker.
+    fn new(seed: u64, schedule: &Schedule, grace: i64, browser: Browser) -> Rc<Checker> {
+        let world = World::new(
+            seed,
+            Settings {
+                tabs: schedule.tabs,
+                faults: schedule.faults,
+                lifetime: schedule.lifetime,
+                timeout_ms: TIMEOUT_MS,
+                lag: schedule.lag,
+                grace,
+                browser,
+            },
+        );
+        let checker = Rc::new(Checker {
+            world,
+            tabs: schedule.tabs,
+            lag: f64::from(schedule.lag),
+            grace,
+            log: RefCell::default(),
+            failures: RefCell::default(),
+            first_failure: Cell::default(),
+            calls: RefCell::default(),
+            last_login: Cell::new(f64::NEG_INFINITY),
+            signed_out_at: Cell::new(f64::NEG_INFINITY),
+            causes: Cell::new(0),
+        });
+        let me = Rc::downgrade(&checker);
+        *checker.world.trace.borrow_mut() = Some(Box::new(move |what| {
+            if let Some(checker) = me.upgrade() {
+                checker.note(what);
+            }
+        }));
+        checker
+    }
+
+    /// The simulated time since the start, as the story prints it.
+    fn stamp(&self) -> String {
+        format!("{:.3}s", (self.world.now() - START) / 1000.0)
+    }
+
+    /// Adds a line to the story.
+    fn note(&self, what: String) {
+        let line = format!("{} {what}", self.stamp());
+        self.log.borrow_mut().push(line);
+    }
+
+    /// Records `what` as a failure unless `ok`, and, at the first, how far
+    /// the story had come.
+    fn check(&self, ok: bool, what: String) {
+        if !ok {
+            let failure = format!("{what} (at {})", self.stamp());
+            self.failures.borrow_mut().push(failure);
+            if self.first_failure.get().is_none() {
+                self.first_failure.set(Some(self.log.borrow().len()));
+            }
+        }
+    }
+
+    /// Counts `n` more causes to end a session.
+    fn count_causes(&self, n: u32) {
+        self.causes.set(self.causes.get() + n);
+    }
+
+    /// Whether a sign-out has settled since the last sign-in. (Unless a
+    /// page closed within the delivery lag of its write since that sign-in:
+    /// a refresh crossing the sign-out may then write the session back
+    /// after the clean-up read storage.)
+    fn signed_out(&self) -> bool {
+        self.signed_out_at.get() > self.last_login.get()
+            && self.world.last_unheard_at.get() < self.last_login.get()
+    }
+
+    /// Runs the world `ms` on, with the invariants of `step` checked after
+    /// every timer.
+    fn wait(&self, ms: f64) {
+        self.world.exec.run(ms, || self.step());
+    }
+
+    /// The invariants checked after every timer: one refresh request in
+    /// flight at most, and no refresh token in storage once a sign-out has
+    /// settled.
+    fn step(&self) {
+        let refreshing = self.world.refreshing.get();
+        self.check(
+            refreshing <= 1,
+            format!("{refreshing} refresh requests in flight at once"),
+        );
+        if self.signed_out() {
+            self.check(
+                !self.world.truth.borrow().contains_key(REFRESH),
+                "storage holds a refresh token after a settled sign-out".into(),
+            );
+        }
+    }
+
+    /// Runs `then` with this checker `ms` of simulated time from now.
+    fn later(self: &Rc<Self>, ms: u32, then: impl FnOnce(&Rc<Checker>) + 'static) {
+        let me = Rc::downgrade(self);
+        self.world.exec.at(f64::from(ms), move || {
+            then(&me.upgrade().expect("the checker outlives its world's runs"));
+        });
+    }
+
+    /// One op of the schedule, its tabs numbered modulo the tabs there are.
+    fn apply(self: &Rc<Self>, op: &Op) {
+        let tab = |t: &usize| t % self.tabs;
         match op {
             Op::Get { n: 0, .. } => {}
             Op::Get { tab: t, n } => {
-                note(format!("tab {} getAuthToken x{n}", tab(t)));
+                self.note(format!("tab {} getAuthToken x{n}", tab(t)));
                 for _ in 0..*n {
-                    call(tab(t), "get");
+                    self.call(tab(t), "get");
                 }
             }
             Op::Storm { tab: t, sign_out } => {
-                note("every tab calls getAuthToken".into());
-                for i in 0..schedule.tabs {
-                    let call = call.clone();
-                    w.exec
-                        .at(f64::from(w.random.between(0, 20)), move || call(i, "get"));
+                self.note("every tab calls getAuthToken".into());
+                for i in 0..self.tabs {
+                    let ms = self.world.random.between(0, 20);
+                    self.later(ms, move |checker| checker.call(i, "get"));
                 }
                 if let Some(delay) = sign_out {
-                    causes += 1;
-                    let (call, note, t) = (call.clone(), note.clone(), tab(t));
-                    w.exec.at(f64::from(*delay), move || {
-                        note(format!("tab {t} signOut amid the storm"));
-                        call(t, "signOut");
+                    self.count_causes(1);
+                    let t = tab(t);
+                    self.later(*delay, move |checker| {
+                        checker.note(format!("tab {t} signOut amid the storm"));
+                        checker.call(t, "signOut");
                     });
                 }
             }
             Op::Refresh { tab: t } => {
-                note(format!("tab {} refresh", tab(t)));
-                call(tab(t), "refresh");
+                self.note(format!("tab {} refresh", tab(t)));
+                self.call(tab(t), "refresh");
             }
             Op::SignOut { tab: t } => {
-                note(format!("tab {} signOut", tab(t)));
-                causes += 1;
-                call(tab(t), "signOut");
+                self.note(format!("tab {} signOut", tab(t)));
+                self.count_causes(1);
+                self.call(tab(t), "signOut");
             }
             Op::Cross {
                 tab: t,
                 other,
                 delay,
             } => {
-                note(format!(
+                self.note(format!(
                     "tab {} refresh, tab {} signOut {delay} ms later",
                     tab(t),
                     tab(other)
                 ));
-                causes += 1;
-                call(tab(t), "refresh");
-                let (call, other) = (call.clone(), tab(other));
-                w.exec.at(f64::from(*delay), move || call(other, "signOut"));
+                self.count_causes(1);
+                self.call(tab(t), "refresh");
+                let other = tab(other);
+                self.later(*delay, move |checker| checker.call(other, "signOut"));
             }
-            Op::Login { tab: t, user } => login(tab(t), &format!("u{user}")),
+            Op::Login { tab: t, user } => self.login(tab(t), &format!("u{user}")),
             Op::Revoke => {
-                let family = w.server.families.borrow().len() as u32;
-                note(format!("server revokes session {family}"));
-                causes += 1;
-                w.server.revoke(family, "admin");
+                let family = self.world.server.families.borrow().len() as u32;
+                self.note(format!("server revokes session {family}"));
+                self.count_causes(1);
+                self.world.server.revoke(family, "admin");
             }
             Op::Reload { tab: t } => {
-                note(format!("tab {} reloads the page", tab(t)));
-                w.tab(tab(t)).open();
+                self.note(format!("tab {} reloads the page", tab(t)));
+                self.world.tab(tab(t)).open();
             }
             Op::CloseMidRefresh { tab: t, delay } => {
                 let t = tab(t);
-                note(format!(
+                self.note(format!(
                     "tab {t} refresh, the page reloaded {delay} ms later"
                 ));
-                call(t, "refresh");
-                let (w2, note) = (Rc::downgrade(&w), note.clone());
-                w.exec.at(f64::from(*delay), move || {
-                    note(format!("tab {t} reloads the page"));
-                    w2.upgrade().unwrap().tab(t).open();
+                self.call(t, "refresh");
+                self.later(*delay, move |checker| {
+                    checker.note(format!("tab {t} reloads the page"));
+                    checker.world.tab(t).open();
                 });
             }
         }
     }
-    // Let everything settle.
-    let timeout = f64::from(TIMEOUT_MS);
-    w.exec.run(bound(timeout) + 10_000.0, &step);
 
-    // Strict rotation makes one loss unavoidable: a page closed after the
-    // server rotated its token but before every tab learned the new one
-    // (the reply was still on its way, or the write had not reached every
-    // tab's copy of storage) leaves another page the old token, and its use
-    // ends the session. Nothing else may.
-    let lost_replies = w.lost_replies.get();
-    let (reuses, lost) = (w.server.reuses.get(), lost_replies + w.unheard_writes.get());
-    if grace > 0 {
-        // Within the period, the old token gets its pair again; a page
-        // that comes back with it only after the period (the next refresh
-        // is due when the token goes stale, which may be later) loses the
-        // session as on a strict server.
-        let late = w.server.late.get();
-        check(
-            reuses == late && late <= lost,
-            format!("a rotated refresh token was reused {reuses} times with a grace period on ({late} after the period, {lost} rotations lost with a closed page)"),
-        );
-        causes += late;
-    } else {
-        check(reuses <= lost, format!("a rotated refresh token was reused {reuses} times ({lost} rotations lost with a closed page)"));
-        causes += lost;
+    /// Tab `tab` signs in `sub` with a pair the server issues.
+    fn login(&self, tab: usize, sub: &str) {
+        let pair = self.world.server.login(&self.world, sub);
+        let fields: AuthResultFields = serde_json::from_value(pair).expect("an AuthResult");
+        let raw = fields.read().expect("well-typed fields");
+        self.world
+            .tab(tab)
+            .client()
+            .set_auth_result(raw)
+            .expect("the server's AuthResult is valid");
+        self.last_login.set(self.world.now());
+        self.note(format!("tab {tab} signs in {sub}"));
     }
-    // A page closed within the delivery lag of its write may leave a tab
-    // that has not read it to be refused again: after a reuse, the
-    // successor it then reads and adopts, revoked with it; after a refusal,
-    // the token whose clear has not reached it.
-    let allowed = if w.unheard_writes.get() > 0 { 2 } else { 1 };
-    for (family, refused) in w.server.refusals.borrow().iter() {
-        check(
-            *refused <= allowed,
-            format!("session {family} was refused {refused} times"),
-        );
+
+    /// Tab `tab` calls getAuthToken() ("get"), a forced refresh ("refresh")
+    /// or signOut() ("signOut"); `settled` checks what it settles with.
+    fn call(self: &Rc<Self>, tab: usize, kind: &'static str) {
+        let t = self.world.tab(tab);
+        let c = Rc::new(Call {
+            tab,
+            generation: t.generation.get(),
+            kind,
+            start: self.world.now(),
+            end: Cell::new(None),
+            code: Cell::new(None),
+        });
+        self.calls.borrow_mut().push(c.clone());
+        let client = t.client();
+        let pending: Pin<Box<dyn Future<Output = Outcome>>> = match kind {
+            "get" => {
+                let token = t.get_auth_token();
+                Box::pin(async { Outcome::Token(token.await) })
+            }
+            "refresh" => {
+                let token = client.refresh(true);
+                Box::pin(async { Outcome::Token(token.await) })
+            }
+            "signOut" => {
+                let confirmed = client.sign_out();
+                Box::pin(async { Outcome::SignedOut(confirmed.await) })
+            }
+            _ => unreachable!("no call {kind}"),
+        };
+        let me = Rc::downgrade(self);
+        self.world.exec.spawn(async move {
+            let outcome = pending.await;
+            let checker = me.upgrade().expect("the checker outlives its world's runs");
+            checker.settled(&c, outcome);
+        });
     }
-    for c in calls.borrow().iter() {
-        let closed = w.tab(c.tab).generation.get() != c.generation;
-        match c.end.get() {
-            // A page closed meanwhile takes its pending calls with it.
-            None if closed => {}
-            None => check(
-                false,
-                format!(
-                    "tab {} {} from {} never settled",
-                    c.tab,
-                    c.kind,
-                    c.start - START
+
+    /// Checks what call `c` settled with, now: no expired token, no token
+    /// once a sign-out has settled; and records when a sign-out settled.
+    fn settled(&self, c: &Call, outcome: Outcome) {
+        let (tab, kind) = (c.tab, c.kind);
+        let now = self.world.now();
+        c.end.set(Some(now));
+        match outcome {
+            Outcome::Token(Ok(token)) => {
+                let claims = claims_of(&token);
+                self.note(format!(
+                    "tab {tab} {kind} resolved {}/{}",
+                    claims["fam"], claims["iat"]
+                ));
+                let exp = claims["exp"].as_f64().unwrap_or(0.0);
+                self.check(
+                    exp * 1000.0 > now,
+                    format!(
+                        "tab {tab} {kind} resolved with a token expired {} ms ago",
+                        now - exp * 1000.0
+                    ),
+                );
+                // Once the sign-out has reached this tab (and as for
+                // storage, in `step`).
+                self.check(
+                    !(self.signed_out() && c.start > self.signed_out_at.get() + self.lag),
+                    format!("tab {tab} handed out a token after a settled sign-out"),
+                );
+            }
+            Outcome::Token(Err(e)) => {
+                c.code.set(Some(e.code));
+                self.note(format!("tab {tab} {kind} failed {}", e.code.as_str()));
+            }
+            Outcome::SignedOut(confirmed) => {
+                self.note(format!("tab {tab} signOut resolved {confirmed}"));
+                // (A sign-in that had not reached this tab yet is not signed out.)
+                if c.start > self.last_login.get() + self.lag {
+                    self.signed_out_at.set(self.signed_out_at.get().max(now));
+                }
+            }
+        }
+    }
+
+    /// Lets everything settle, checks what is checked at the end (reuses,
+    /// refusals, that every call settled in time, that nothing failed
+    /// without a cause), tears the world down, and answers the failures,
+    /// the story up to the first (every story too with `SIM_LOG`), and the
+    /// refresh replies lost with a closed page.
+    fn finish(&self) -> (Vec<String>, Vec<String>, u32) {
+        let w = &self.world;
+        let timeout = f64::from(TIMEOUT_MS);
+        self.wait(bound(timeout) + 10_000.0);
+
+        // Strict rotation makes one loss unavoidable: a page closed after the
+        // server rotated its token but before every tab learned the new one
+        // (the reply was still on its way, or the write had not reached every
+        // tab's copy of storage) leaves another page the old token, and its use
+        // ends the session. Nothing else may.
+        let lost_replies = w.lost_replies.get();
+        let (reuses, lost) = (w.server.reuses.get(), lost_replies + w.unheard_writes.get());
+        if self.grace > 0 {
+            // Within the period, the old token gets its pair again; a page
+            // that comes back with it only after the period (the next refresh
+            // is due when the token goes stale, which may be later) loses the
+            // session as on a strict server.
+            let late = w.server.late.get();
+            self.check(
+                reuses == late && late <= lost,
+                format!("a rotated refresh token was reused {reuses} times with a grace period on ({late} after the period, {lost} rotations lost with a closed page)"),
+            );
+            self.count_causes(late);
+        } else {
+            self.check(reuses <= lost, format!("a rotated refresh token was reused {reuses} times ({lost} rotations lost with a closed page)"));
+            self.count_causes(lost);
+        }
+        // A page closed within the delivery lag of its write may leave a tab
+        // that has not read it to be refused again: after a reuse, the
+        // successor it then reads and adopts, revoked with it; after a refusal,
+        // the token whose clear has not reached it.
+        let allowed = if w.unheard_writes.get() > 0 { 2 } else { 1 };
+        for (family, refused) in w.server.refusals.borrow().iter() {
+            self.check(
+                *refused <= allowed,
+                format!("session {family} was refused {refused} times"),
+            );
+        }
+        let causes = self.causes.get();
+        for c in self.calls.borrow().iter() {
+            let closed = w.tab(c.tab).generation.get() != c.generation;
+            match c.end.get() {
+                // A page closed meanwhile takes its pending calls with it.
+                None if closed => {}
+                None => self.check(
+                    false,
+                    format!(
+                        "tab {} {} from {} never settled",
+                        c.tab,
+                        c.kind,
+                        c.start - START
+                    ),
                 ),
-            ),
-            Some(end) => check(
-                end - c.start <= bound(timeout),
-                format!("tab {} {} took {} ms", c.tab, c.kind, end - c.start),
-            ),
+                Some(end) => self.check(
+                    end - c.start <= bound(timeout),
+                    format!("tab {} {} took {} ms", c.tab, c.kind, end - c.start),
+                ),
+            }
+            if causes == 0 {
+                self.check(
+                    c.code.get().is_none(),
+                    format!(
+                        "tab {} {} failed with {:?} with no sign-out or revocation",
+                        c.tab,
+                        c.kind,
+                        c.code.get()
+                    ),
+                );
+            }
         }
         if causes == 0 {
-            check(
-                c.code.get().is_none(),
-                format!(
-                    "tab {} {} failed with {:?} with no sign-out or revocation",
-                    c.tab,
-                    c.kind,
-                    c.code.get()
-                ),
-            );
+            for tab in w.tabs.borrow().iter() {
+                let signed_out = tab
+                    .events
+                    .borrow()
+                    .iter()
+                    .any(|(_, e, _)| *e == Event::SignedOut);
+                self.check(
+                    !signed_out,
+                    format!("tab {} signed out with no cause", tab.id),
+                );
+            }
         }
-    }
-    if causes == 0 {
-        for tab in w.tabs.borrow().iter() {
-            let signed_out = tab
-                .events
-                .borrow()
-                .iter()
-                .any(|(_, e, _)| *e == Event::SignedOut);
-            check(
-                !signed_out,
-                format!("tab {} signed out with no cause", tab.id),
-            );
+        w.tear_down();
+        *w.trace.borrow_mut() = None;
+
+        let log = self.log.borrow();
+        if std::env::var_os("SIM_LOG").is_some() {
+            println!("{}", log.join("\n"));
         }
+        // The story up to the first failure.
+        let upto = self.first_failure.get().unwrap_or(log.len());
+        let story = log[upto.saturating_sub(40)..(upto + 1).min(log.len())].to_vec();
+        let failures = self.failures.borrow().clone();
+        (failures, story, lost_replies)
     }
-    w.tear_down();
-    *w.trace.borrow_mut() = None;
-    let log = log.borrow();
-    if std::env::var_os("SIM_LOG").is_some() {
-        println!("{}", log.join("\n"));
-    }
-    // The story up to the first failure.
-    let upto = first_failure.get().unwrap_or(log.len());
-    let story = log[upto.saturating_sub(40)..(upto + 1).min(log.len())].to_vec();
-    let failures = failures.borrow().clone();
-    (failures, story, lost_replies)
 }
 
 fn env(name: &str, default: u64) -> u64 {
@@ -619,133 +702,12 @@ fn with_neither_web_locks_nor_a_channel_the_invariants_hold_over_random_schedule
     assert!(ops > 0);
 }
 
-/// A world of one or more tabs with a signed-in user, no faults.
-fn quiet_world(tabs: usize, lifetime: i64) -> Rc<World> {
-    let w = signed_in_world(tabs, lifetime, 0);
-    w.exec.run(1000.0, || {});
-    w
-}
-
-/// `tabs` tabs without faults, 8 ms of lag, tokens of `lifetime` s and
-/// the server's `grace`; tab 0 has just signed in u1.
-fn signed_in_world(tabs: usize, lifetime: i64, grace: i64) -> Rc<World> {
-    let w = World::new(
-        7,
-        Settings {
-            tabs,
-            faults: 0.0,
-            lifetime,
-            timeout_ms: TIMEOUT_MS,
-            lag: 8,
-            grace,
-            browser: Browser::WebLocks,
-        },
-    );
-    let pair = w.server.login(&w, "u1");
-    let fields: AuthResultFields = serde_json::from_value(pair).expect("an AuthResult");
-    w.tab(0)
-        .client()
-        .set_auth_result(fields.read().expect("well-typed fields"))
-        .expect("a valid AuthResult");
-    w
-}
-
-/// Runs `work` to its end; answers its output and the simulated ms it took.
-fn timed<T: 'static>(w: &World, work: impl Future<Output = T> + 'static) -> (T, f64) {
-    let out: Rc<RefCell<Option<(T, f64)>>> = Rc::default();
-    let start = w.now();
-    let (slot, exec) = (out.clone(), w.exec.clone());
-    w.exec.spawn(async move {
-        let value = work.await;
-        *slot.borrow_mut() = Some((value, exec.now() - start));
-    });
-    w.exec.run(60_000.0, || {});
-    let taken = out.borrow_mut().take();
-    taken.expect("the call settled")
-}
-
-#[test]
-fn a_sign_out_right_after_this_tabs_refresh_takes_over_its_kept_lock() {
-    let w = quiet_world(2, 300);
-    let client = w.tab(0).client();
-    // The refresh keeps its lock LINGER_MS; the sign-out right after takes
-    // it over rather than wait for it and then for a settle window.
-    let work = async move {
-        let token = client.refresh(true).await;
-        assert!(token.is_ok());
-        client.sign_out().await
-    };
-    let (confirmed, ms) = timed(&w, work);
-    assert!(confirmed);
-    // Two round trips (the refresh, then the DELETE; at most 80 ms each
-    // here), and no lock wait.
-    assert!(ms <= 160.0, "refresh then signOut took {ms} ms");
-    w.tear_down();
-}
-
-#[test]
-fn a_refresh_right_after_a_sign_out_is_login_required_at_once() {
-    let w = quiet_world(2, 300);
-    let client = w.tab(0).client();
-    let signing_out = client.sign_out();
-    let (result, ms) = timed(&w, client.refresh(true));
-    assert_eq!(result.unwrap_err().code, Code::LoginRequired);
-    assert_eq!(ms, 0.0, "no lock wait, no settle window");
-    let (confirmed, _) = timed(&w, signing_out);
-    assert!(confirmed);
-    w.tear_down();
-}
-
-#[test]
-fn a_three_second_token_is_used_until_a_tenth_of_its_life_before_exp() {
-    let w = quiet_world(1, 3);
-    // Signed in at `login`; the token lives 3 s, so its leeway is 300 ms.
-    let login = START;
-    let exp = login + 3000.0;
-    let first = claims_of(&timed_now(&w, w.tab(0).get_auth_token()).0.unwrap());
-    // quiet_world ran 1 s: calls every 50 ms until 2,700 ms after the login
-    // get the same token without a request.
-    while w.now() + 50.0 < exp - 300.0 {
-        w.exec.run(50.0, || {});
-        let tab = w.tab(0);
-        let (token, ms) = timed_now(&w, tab.get_auth_token());
-        assert_eq!(ms, 0.0);
-        assert_eq!(claims_of(&token.unwrap())["iat"], first["iat"]);
-    }
-    assert_eq!(
-        w.server.families.borrow()[0].current,
-        "rt-1",
-        "no refresh yet"
-    );
-    // Past exp - leeway, the next call refreshes.
-    w.exec.run(exp - 300.0 - w.now(), || {});
-    let (token, _) = timed(&w, w.tab(0).get_auth_token());
-    assert_ne!(claims_of(&token.unwrap())["iat"], first["iat"]);
-    assert_eq!(w.server.families.borrow()[0].current, "rt-2");
-    w.tear_down();
-}
-
-/// Like `timed`, but without running the clock on: for calls that settle
-/// without waiting.
-fn timed_now<T: 'static>(w: &World, work: impl Future<Output = T> + 'static) -> (T, f64) {
-    let out: Rc<RefCell<Option<(T, f64)>>> = Rc::default();
-    let start = w.now();
-    let (slot, exec) = (out.clone(), w.exec.clone());
-    w.exec.spawn(async move {
-        let value = work.await;
-        *slot.borrow_mut() = Some((value, exec.now() - start));
-    });
-    w.exec.run_ready();
-    let taken = out.borrow_mut().take();
-    taken.expect("the call settled without waiting")
-}
-
 #[test]
 fn with_a_reuse_grace_period_a_page_closed_after_a_rotation_loses_no_session() {
     // The same schedules, but the server answers the token rotated away last
     // with the pair it was rotated to for 30 s: a refresh reply lost with a
     // closed page no longer ends the session, so no refresh token may be
-    // reused at all (check_schedules asserts it with grace on).
+    // reused at all (check_schedule asserts it with grace on).
     let lost: u32 = seeds(2)
         .map(|seed| check_schedule(seed, 30, Browser::WebLocks).1)
         .sum();
@@ -753,153 +715,4 @@ fn with_a_reuse_grace_period_a_page_closed_after_a_rotation_loses_no_session() {
         lost > 0,
         "no schedule lost a refresh reply: the case went untested"
     );
-}
-
-/// A stale session in two tabs; tab 0 takes the refresh lock and freezes
-/// before its request goes out, for longer than the lock wait; tab 1 goes
-/// on alone. Answers the reuses the server saw, whether a later refresh
-/// works, and what tab 0's call got.
-fn frozen_holder(grace: i64) -> (u32, bool, Result<String, Error>) {
-    let w = signed_in_world(2, 20, grace);
-    // Past the token's freshness.
-    w.exec.run(19_000.0, || {});
-    // Tab 0 takes the lock and freezes just before sending, for 10 s (the
-    // lock wait is 4 x 2 s).
-    w.tab(0).frozen_until.set(w.now() + 10_000.0);
-    let frozen: Rc<RefCell<Option<Result<String, Error>>>> = Rc::default();
-    let slot = frozen.clone();
-    let call = w.tab(0).get_auth_token();
-    w.exec.spawn(async move {
-        *slot.borrow_mut() = Some(call.await);
-    });
-    w.exec.run(1.0, || {});
-    let (other, ms) = timed(&w, w.tab(1).get_auth_token());
-    assert!(other.is_ok(), "tab 1 went on alone: {other:?}");
-    assert!(ms >= 8_000.0, "tab 1 waited {ms} ms for the frozen holder");
-    // Tab 0 wakes and sends the token tab 1 rotated away.
-    w.exec.run(5_000.0, || {});
-    let woke = frozen.borrow_mut().take().expect("tab 0's call settled");
-    let (later, _) = timed(&w, w.tab(1).client().refresh(true));
-    let reuses = w.server.reuses.get();
-    w.tear_down();
-    (reuses, later.is_ok(), woke)
-}
-
-#[test]
-fn a_frozen_lock_holder_that_wakes_within_the_grace_period_keeps_the_session() {
-    let (reuses, later, woke) = frozen_holder(30);
-    assert_eq!(reuses, 0);
-    assert!(woke.is_ok(), "{woke:?}");
-    assert!(later, "the session goes on");
-}
-
-#[test]
-fn with_strict_rotation_a_frozen_lock_holder_that_wakes_ends_the_session() {
-    // The limit the grace period lifts: the old token's use is reuse, and
-    // the server revokes the session.
-    let (reuses, later, _) = frozen_holder(0);
-    assert_eq!(reuses, 1);
-    assert!(!later, "the session was revoked");
-}
-
-/// One tab, a 20 s token and a 30 s grace period. At 19 s the tab
-/// refreshes, and its page closes once the server has rotated, before the
-/// reply arrives; the reopened page holds the rotated-away token. `later_ms`
-/// after, it asks for a token, and gets the pair the server sends again.
-/// Answers the world, that token and when it came.
-fn reopened_after_rotation(later_ms: f64) -> (Rc<World>, String, f64) {
-    let w = signed_in_world(1, 20, 30);
-    w.exec.run(19_000.0, || {});
-    let first = w.server.families.borrow()[0].current.clone();
-    let refresh = w.tab(0).client().refresh(true);
-    w.exec.spawn(async move {
-        let _ = refresh.await;
-    });
-    let reopened = Cell::new(false);
-    w.exec.run(100.0, || {
-        if !reopened.get() && w.server.families.borrow()[0].current != first {
-            reopened.set(true);
-            w.tab(0).open();
-        }
-    });
-    assert!(reopened.get(), "the server rotated");
-    assert_eq!(w.lost_replies.get(), 1, "the reply went to a closed page");
-    w.exec.run(later_ms, || {});
-    let got: Rc<RefCell<Option<(String, f64)>>> = Rc::default();
-    let (slot, world, call) = (got.clone(), w.clone(), w.tab(0).get_auth_token());
-    w.exec.spawn(async move {
-        let token = call.await.expect("a token");
-        *slot.borrow_mut() = Some((token, world.now()));
-    });
-    w.exec.run(5_000.0, || {});
-    assert_eq!(w.server.graced.get(), 1, "the old token got its pair again");
-    assert_eq!(w.server.reuses.get(), 0);
-    let (token, at) = got.borrow_mut().take().expect("the call settled");
-    (w, token, at)
-}
-
-#[test]
-fn a_pair_sent_again_within_the_grace_period_is_not_read_as_clock_skew() {
-    // 10 s later, the pair sent again was issued 10 s ago, as if this
-    // tab's clock ran 10 s fast; its token is still fresh.
-    let (w, token, at) = reopened_after_rotation(10_000.0);
-    let claims = claims_of(&token);
-    let (iat, exp) = (
-        claims["iat"].as_f64().unwrap(),
-        claims["exp"].as_f64().unwrap(),
-    );
-    assert!(at - iat * 1000.0 >= 9_000.0, "the pair sent again");
-    // Just past exp - leeway (a 20 s token: 2 s), the next call refreshes.
-    w.exec.run(exp * 1000.0 - 2_000.0 + 10.0 - w.now(), || {});
-    let asked = w.now();
-    let (next, _) = timed(&w, w.tab(0).get_auth_token());
-    let next = next.expect("a token");
-    assert_ne!(next, token, "a token handed out past exp - leeway");
-    assert!(claims_of(&next)["iat"].as_f64().unwrap() * 1000.0 >= asked - 1_000.0);
-    w.tear_down();
-}
-
-#[test]
-fn a_pair_sent_again_already_stale_is_refreshed_once_more_not_read_as_skew() {
-    // 25 s later, the pair sent again has outlived its 20 s token: one
-    // more refresh gets a pair issued now.
-    let (w, token, at) = reopened_after_rotation(25_000.0);
-    let exp = claims_of(&token)["exp"].as_f64().unwrap() * 1000.0;
-    assert!(exp - at > 2_000.0, "a token {} ms from its exp", exp - at);
-    w.tear_down();
-}
-
-#[test]
-fn back_to_back_refreshes_in_one_tab_take_over_its_kept_lock() {
-    let w = quiet_world(2, 300);
-    let client = w.tab(0).client();
-    let work = async move {
-        for _ in 0..20 {
-            client.refresh(true).await.expect("a refresh");
-        }
-    };
-    let ((), ms) = timed(&w, work);
-    // One round trip each (at most 80 ms here); waiting on its own kept lock
-    // would add 100 ms and a 500 ms settle window to each.
-    assert!(ms <= 20.0 * 80.0, "20 refreshes took {ms} ms");
-    w.tear_down();
-}
-
-#[test]
-fn a_refresh_is_heard_before_its_callers_resume() {
-    let w = quiet_world(2, 300);
-    let tab = w.tab(0);
-    let client = tab.client();
-    let heard = {
-        let tab = tab.clone();
-        async move {
-            client.refresh(true).await.expect("a refresh");
-            let events = tab.events.borrow();
-            events.iter().map(|(_, e, _)| *e).collect::<Vec<_>>()
-        }
-    };
-    let (heard, _) = timed(&w, heard);
-    // (The sign-in came first.)
-    assert_eq!(heard.last(), Some(&Event::TokenRefreshed), "{heard:?}");
-    w.tear_down();
 }

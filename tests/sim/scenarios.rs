@@ -1,0 +1,289 @@
+//! Scenario tests: the real client in a quiet simulated world (no faults,
+//! 8 ms of delivery lag, Web Locks), each checking one behaviour to the
+//! millisecond of virtual time: a three-second token's leeway, a sign-out
+//! right after this tab's refresh and a refresh right after a sign-out,
+//! back-to-back refreshes, a refresh heard before its callers resume, a
+//! lock holder frozen for longer than the lock wait (with and without the
+//! server's grace period), and a page reopened after a rotation whose old
+//! token gets its pair again.
+
+use std::cell::{Cell, RefCell};
+use std::future::Future;
+use std::rc::Rc;
+
+use passage_user::client::values::AuthResultFields;
+use passage_user::core::error::{Code, Error};
+use passage_user::ports::Event;
+
+use crate::world::{claims_of, Browser, Settings, World, START};
+use crate::TIMEOUT_MS;
+
+/// A world of one or more tabs with a signed-in user, no faults.
+fn quiet_world(tabs: usize, lifetime: i64) -> Rc<World> {
+    let w = signed_in_world(tabs, lifetime, 0);
+    w.exec.run(1000.0, || {});
+    w
+}
+
+/// `tabs` tabs without faults, 8 ms of lag, tokens of `lifetime` s and
+/// the server's `grace`; tab 0 has just signed in u1.
+fn signed_in_world(tabs: usize, lifetime: i64, grace: i64) -> Rc<World> {
+    let w = World::new(
+        7,
+        Settings {
+            tabs,
+            faults: 0.0,
+            lifetime,
+            timeout_ms: TIMEOUT_MS,
+            lag: 8,
+            grace,
+            browser: Browser::WebLocks,
+        },
+    );
+    let pair = w.server.login(&w, "u1");
+    let fields: AuthResultFields = serde_json::from_value(pair).expect("an AuthResult");
+    w.tab(0)
+        .client()
+        .set_auth_result(fields.read().expect("well-typed fields"))
+        .expect("a valid AuthResult");
+    w
+}
+
+/// Runs `work` to its end; answers its output and the simulated ms it took.
+fn timed<T: 'static>(w: &World, work: impl Future<Output = T> + 'static) -> (T, f64) {
+    let out: Rc<RefCell<Option<(T, f64)>>> = Rc::default();
+    let start = w.now();
+    let (slot, exec) = (out.clone(), w.exec.clone());
+    w.exec.spawn(async move {
+        let value = work.await;
+        *slot.borrow_mut() = Some((value, exec.now() - start));
+    });
+    w.exec.run(60_000.0, || {});
+    let taken = out.borrow_mut().take();
+    taken.expect("the call settled")
+}
+
+/// Like `timed`, but without running the clock on: for calls that settle
+/// without waiting.
+fn timed_now<T: 'static>(w: &World, work: impl Future<Output = T> + 'static) -> (T, f64) {
+    let out: Rc<RefCell<Option<(T, f64)>>> = Rc::default();
+    let start = w.now();
+    let (slot, exec) = (out.clone(), w.exec.clone());
+    w.exec.spawn(async move {
+        let value = work.await;
+        *slot.borrow_mut() = Some((value, exec.now() - start));
+    });
+    w.exec.run_ready();
+    let taken = out.borrow_mut().take();
+    taken.expect("the call settled without waiting")
+}
+
+#[test]
+fn a_sign_out_right_after_this_tabs_refresh_takes_over_its_kept_lock() {
+    let w = quiet_world(2, 300);
+    let client = w.tab(0).client();
+    // The refresh keeps its lock LINGER_MS; the sign-out right after takes
+    // it over rather than wait for it and then for a settle window.
+    let work = async move {
+        let token = client.refresh(true).await;
+        assert!(token.is_ok());
+        client.sign_out().await
+    };
+    let (confirmed, ms) = timed(&w, work);
+    assert!(confirmed);
+    // Two round trips (the refresh, then the DELETE; at most 80 ms each
+    // here), and no lock wait.
+    assert!(ms <= 160.0, "refresh then signOut took {ms} ms");
+    w.tear_down();
+}
+
+#[test]
+fn a_refresh_right_after_a_sign_out_is_login_required_at_once() {
+    let w = quiet_world(2, 300);
+    let client = w.tab(0).client();
+    let signing_out = client.sign_out();
+    let (result, ms) = timed(&w, client.refresh(true));
+    assert_eq!(result.unwrap_err().code, Code::LoginRequired);
+    assert_eq!(ms, 0.0, "no lock wait, no settle window");
+    let (confirmed, _) = timed(&w, signing_out);
+    assert!(confirmed);
+    w.tear_down();
+}
+
+#[test]
+fn a_three_second_token_is_used_until_a_tenth_of_its_life_before_exp() {
+    let w = quiet_world(1, 3);
+    // Signed in at `login`; the token lives 3 s, so its leeway is 300 ms.
+    let login = START;
+    let exp = login + 3000.0;
+    let first = claims_of(&timed_now(&w, w.tab(0).get_auth_token()).0.unwrap());
+    // quiet_world ran 1 s: calls every 50 ms until 2,700 ms after the login
+    // get the same token without a request.
+    while w.now() + 50.0 < exp - 300.0 {
+        w.exec.run(50.0, || {});
+        let tab = w.tab(0);
+        let (token, ms) = timed_now(&w, tab.get_auth_token());
+        assert_eq!(ms, 0.0);
+        assert_eq!(claims_of(&token.unwrap())["iat"], first["iat"]);
+    }
+    assert_eq!(
+        w.server.families.borrow()[0].current,
+        "rt-1",
+        "no refresh yet"
+    );
+    // Past exp - leeway, the next call refreshes.
+    w.exec.run(exp - 300.0 - w.now(), || {});
+    let (token, _) = timed(&w, w.tab(0).get_auth_token());
+    assert_ne!(claims_of(&token.unwrap())["iat"], first["iat"]);
+    assert_eq!(w.server.families.borrow()[0].current, "rt-2");
+    w.tear_down();
+}
+
+/// A stale session in two tabs; tab 0 takes the refresh lock and freezes
+/// before its request goes out, for longer than the lock wait; tab 1 goes
+/// on alone. Answers the reuses the server saw, whether a later refresh
+/// works, and what tab 0's call got.
+fn frozen_holder(grace: i64) -> (u32, bool, Result<String, Error>) {
+    let w = signed_in_world(2, 20, grace);
+    // Past the token's freshness.
+    w.exec.run(19_000.0, || {});
+    // Tab 0 takes the lock and freezes just before sending, for 10 s (the
+    // lock wait is 4 x 2 s).
+    w.tab(0).frozen_until.set(w.now() + 10_000.0);
+    let frozen: Rc<RefCell<Option<Result<String, Error>>>> = Rc::default();
+    let slot = frozen.clone();
+    let call = w.tab(0).get_auth_token();
+    w.exec.spawn(async move {
+        *slot.borrow_mut() = Some(call.await);
+    });
+    w.exec.run(1.0, || {});
+    let (other, ms) = timed(&w, w.tab(1).get_auth_token());
+    assert!(other.is_ok(), "tab 1 went on alone: {other:?}");
+    assert!(ms >= 8_000.0, "tab 1 waited {ms} ms for the frozen holder");
+    // Tab 0 wakes and sends the token tab 1 rotated away.
+    w.exec.run(5_000.0, || {});
+    let woke = frozen.borrow_mut().take().expect("tab 0's call settled");
+    let (later, _) = timed(&w, w.tab(1).client().refresh(true));
+    let reuses = w.server.reuses.get();
+    w.tear_down();
+    (reuses, later.is_ok(), woke)
+}
+
+#[test]
+fn a_frozen_lock_holder_that_wakes_within_the_grace_period_keeps_the_session() {
+    let (reuses, later, woke) = frozen_holder(30);
+    assert_eq!(reuses, 0);
+    assert!(woke.is_ok(), "{woke:?}");
+    assert!(later, "the session goes on");
+}
+
+#[test]
+fn with_strict_rotation_a_frozen_lock_holder_that_wakes_ends_the_session() {
+    // The limit the grace period lifts: the old token's use is reuse, and
+    // the server revokes the session.
+    let (reuses, later, _) = frozen_holder(0);
+    assert_eq!(reuses, 1);
+    assert!(!later, "the session was revoked");
+}
+
+/// One tab, a 20 s token and a 30 s grace period. At 19 s the tab
+/// refreshes, and its page closes once the server has rotated, before the
+/// reply arrives; the reopened page holds the rotated-away token. `later_ms`
+/// after, it asks for a token, and gets the pair the server sends again.
+/// Answers the world, that token and when it came.
+fn reopened_after_rotation(later_ms: f64) -> (Rc<World>, String, f64) {
+    let w = signed_in_world(1, 20, 30);
+    w.exec.run(19_000.0, || {});
+    let first = w.server.families.borrow()[0].current.clone();
+    let refresh = w.tab(0).client().refresh(true);
+    w.exec.spawn(async move {
+        let _ = refresh.await;
+    });
+    let reopened = Cell::new(false);
+    w.exec.run(100.0, || {
+        if !reopened.get() && w.server.families.borrow()[0].current != first {
+            reopened.set(true);
+            w.tab(0).open();
+        }
+    });
+    assert!(reopened.get(), "the server rotated");
+    assert_eq!(w.lost_replies.get(), 1, "the reply went to a closed page");
+    w.exec.run(later_ms, || {});
+    let got: Rc<RefCell<Option<(String, f64)>>> = Rc::default();
+    let (slot, world, call) = (got.clone(), w.clone(), w.tab(0).get_auth_token());
+    w.exec.spawn(async move {
+        let token = call.await.expect("a token");
+        *slot.borrow_mut() = Some((token, world.now()));
+    });
+    w.exec.run(5_000.0, || {});
+    assert_eq!(w.server.graced.get(), 1, "the old token got its pair again");
+    assert_eq!(w.server.reuses.get(), 0);
+    let (token, at) = got.borrow_mut().take().expect("the call settled");
+    (w, token, at)
+}
+
+#[test]
+fn a_pair_sent_again_within_the_grace_period_is_not_read_as_clock_skew() {
+    // 10 s later, the pair sent again was issued 10 s ago, as if this
+    // tab's clock ran 10 s fast; its token is still fresh.
+    let (w, token, at) = reopened_after_rotation(10_000.0);
+    let claims = claims_of(&token);
+    let (iat, exp) = (
+        claims["iat"].as_f64().unwrap(),
+        claims["exp"].as_f64().unwrap(),
+    );
+    assert!(at - iat * 1000.0 >= 9_000.0, "the pair sent again");
+    // Just past exp - leeway (a 20 s token: 2 s), the next call refreshes.
+    w.exec.run(exp * 1000.0 - 2_000.0 + 10.0 - w.now(), || {});
+    let asked = w.now();
+    let (next, _) = timed(&w, w.tab(0).get_auth_token());
+    let next = next.expect("a token");
+    assert_ne!(next, token, "a token handed out past exp - leeway");
+    assert!(claims_of(&next)["iat"].as_f64().unwrap() * 1000.0 >= asked - 1_000.0);
+    w.tear_down();
+}
+
+#[test]
+fn a_pair_sent_again_already_stale_is_refreshed_once_more_not_read_as_skew() {
+    // 25 s later, the pair sent again has outlived its 20 s token: one
+    // more refresh gets a pair issued now.
+    let (w, token, at) = reopened_after_rotation(25_000.0);
+    let exp = claims_of(&token)["exp"].as_f64().unwrap() * 1000.0;
+    assert!(exp - at > 2_000.0, "a token {} ms from its exp", exp - at);
+    w.tear_down();
+}
+
+#[test]
+fn back_to_back_refreshes_in_one_tab_take_over_its_kept_lock() {
+    let w = quiet_world(2, 300);
+    let client = w.tab(0).client();
+    let work = async move {
+        for _ in 0..20 {
+            client.refresh(true).await.expect("a refresh");
+        }
+    };
+    let ((), ms) = timed(&w, work);
+    // One round trip each (at most 80 ms here); waiting on its own kept lock
+    // would add 100 ms and a 500 ms settle window to each.
+    assert!(ms <= 20.0 * 80.0, "20 refreshes took {ms} ms");
+    w.tear_down();
+}
+
+#[test]
+fn a_refresh_is_heard_before_its_callers_resume() {
+    let w = quiet_world(2, 300);
+    let tab = w.tab(0);
+    let client = tab.client();
+    let heard = {
+        let tab = tab.clone();
+        async move {
+            client.refresh(true).await.expect("a refresh");
+            let events = tab.events.borrow();
+            events.iter().map(|(_, e, _)| *e).collect::<Vec<_>>()
+        }
+    };
+    let (heard, _) = timed(&w, heard);
+    // (The sign-in came first.)
+    assert_eq!(heard.last(), Some(&Event::TokenRefreshed), "{heard:?}");
+    w.tear_down();
+}
