@@ -483,4 +483,43 @@ mod tests {
         let e = Session::from_auth_result(raw(Some(&long), None, None), NOW).unwrap_err();
         assert_eq!(e.message, "auth_token is longer than 16 KiB");
     }
+
+    #[test]
+    fn a_partway_write_may_be_the_leaving_users_and_another_users_is_not() {
+        use crate::core::testing::jwt_with;
+        let of = |sub: &str| {
+            let token = jwt_with(&format!(r#"{{"sub":"{sub}","exp":1900000000}}"#));
+            Session::from_stored(Some(token), Some("rt-back".into()), None)
+        };
+        // The leaving user's session, written back by a crossing refresh.
+        assert_eq!(of("u1").written_back(Some("u1")), Some("rt-back"));
+        // Partway: the refresh token arrived, the auth token not yet.
+        let partway = Session::from_stored(None, Some("rt-back".into()), None);
+        assert!(partway.may_be_user(Some("u1")));
+        assert_eq!(partway.written_back(Some("u1")), Some("rt-back"));
+        // Another user's sign-in is not the leaving user's to clear.
+        assert!(!of("u2").may_be_user(Some("u1")));
+        assert_eq!(of("u2").written_back(Some("u1")), None);
+        // Nothing to clear where there is no refresh token.
+        let no_refresh = Session::from_stored(Some(jwt(1, 1_900_000_000)), None, None);
+        assert_eq!(no_refresh.written_back(Some("user")), None);
+    }
+
+    #[test]
+    fn an_end_only_a_clock_sees_is_asked_of_the_server_unless_the_token_vouches_for_it() {
+        let now = NOW;
+        let secs = (now / 1000.0) as i64;
+        // Token and session both past by our clock: a clock far ahead would
+        // make it look so too; ask the server.
+        let stale =
+            Session::from_stored(Some(jwt(secs - 600, secs - 300)), Some("rt".into()), None);
+        assert!(stale.end_needs_server(now));
+        // A token still fresh by our clock shows it in step with the
+        // server's: the end stands.
+        let fresh = Session::from_stored(Some(jwt(secs - 10, secs + 290)), Some("rt".into()), None);
+        assert!(!fresh.end_needs_server(now));
+        // Without a refresh token there is nothing to ask with.
+        let alone = Session::from_stored(Some(jwt(secs - 600, secs - 300)), None, None);
+        assert!(!alone.end_needs_server(now));
+    }
 }
