@@ -366,12 +366,16 @@ proptest! {
     }
 
     /// The same with any values at all (NaN clocks, i64 extremes): no
-    /// panic, and still never `Fresh` past `exp`.
+    /// panic, still never `Fresh` past `exp`, and `is_authenticated` is
+    /// exactly its definition, consistent with the status: a token whose
+    /// `exp` has not passed by the server's clock (our clock plus the skew;
+    /// no leeway) in a session whose end has not passed.
     #[test]
     fn status_is_total_on_extreme_values(
         iat in option::of(any::<i64>()),
         exp in any::<i64>(),
-        end in option::of(any::<u64>()),
+        // Ends that parse (15 digits at most) as often as any others.
+        end in option::of(prop_oneof![any::<u64>(), 0u64..1_000_000_000_000_000]),
         now in any::<f64>(),
         skew in any::<f64>(),
         leeway_ms in 0i64..=3_600_000,
@@ -387,10 +391,35 @@ proptest! {
             end_text.as_deref(),
         );
         let policy = Policy { leeway_ms, ..Policy::default() };
-        if let Status::Fresh { .. } = session.status(now, skew, &policy) {
-            prop_assert!(now + skew < exp as f64 * 1000.0);
+        let status = session.status(now, skew, &policy);
+        let authenticated = session.is_authenticated(now, skew);
+        // Written independently: a stored end of more than 15 digits is
+        // unknown; every exp but i64::MIN is read (see
+        // `i64_min_is_refused_not_misread` in tests/jwt.rs), and one over
+        // 10^11 (milliseconds by mistake) never counts; a NaN clock passes
+        // nothing and reaches nothing.
+        let server_now = now + skew;
+        let ended = end
+            .filter(|&e| e < 1_000_000_000_000_000)
+            .is_some_and(|e| server_now >= e as f64 * 1000.0);
+        let unexpired = exp != i64::MIN && exp as f64 <= 1e11 && server_now < exp as f64 * 1000.0;
+        prop_assert_eq!(
+            authenticated,
+            !ended && unexpired,
+            "at {} + {} for exp {} and end {:?}", now, skew, exp, end
+        );
+        prop_assert_eq!(status == Status::Ended, ended, "{:?}", status);
+        match status {
+            Status::Fresh { .. } => {
+                prop_assert!(now + skew < exp as f64 * 1000.0);
+                prop_assert!(authenticated, "fresh but not authenticated");
+            }
+            Status::Ended => prop_assert!(!authenticated),
+            Status::NeedsRefresh => {}
+            Status::SignedOut => {
+                return Err(TestCaseError::fail("signed out with a refresh token"));
+            }
         }
-        let _ = session.is_authenticated(now, skew);
     }
 
     /// The whole clock model: the server's clock is `offset` ms ahead of
