@@ -6,32 +6,15 @@
 use passage_user::client::account::{
     apply, map, Member, CREATION_OPTIONS, CURRENT_USER, PASSKEY, SOCIAL_CONNECTIONS,
 };
-use passage_user::ports::Json;
-use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 
-/// serde_json's values, with dates marked so the mapping's `new Date` shows.
-#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(transparent)]
-struct J(Value);
+#[path = "support/json.rs"]
+mod json;
 
-impl Json for J {
-    fn decode<T: DeserializeOwned>(self) -> Option<T> {
-        serde_json::from_value(self.0).ok()
-    }
-    fn is_nullish(&self) -> bool {
-        self.0.is_null()
-    }
-    fn date(&self) -> Self {
-        J(json!({ "Date": self.0 }))
-    }
-    fn encode<T: serde::Serialize + ?Sized>(value: &T) -> Option<Self> {
-        serde_json::to_value(value).ok().map(J)
-    }
-}
+use json::HostJson;
 
 fn mapped(value: Value, member: Member) -> Option<Value> {
-    apply(J(value), member).map(|j| j.0)
+    apply(HostJson(value), member).map(|j| j.0)
 }
 
 fn device(id: &str) -> Value {
@@ -111,7 +94,7 @@ fn a_user_without_the_lists_passage_js_maps_over_is_refused() {
 
 #[test]
 fn passkeys_and_social_connections_map_alone_too() {
-    let passkey = map(J(device("d9")), &PASSKEY).unwrap().0;
+    let passkey = map(HostJson(device("d9")), &PASSKEY).unwrap().0;
     assert_eq!(passkey["friendlyName"], "Laptop");
     assert_eq!(
         passkey.as_object().unwrap().len(),
@@ -135,7 +118,7 @@ fn passkeys_and_social_connections_map_alone_too() {
 #[test]
 fn the_creation_options_keep_what_passage_js_passes_to_the_authenticator() {
     let options = map(
-        J(json!({
+        HostJson(json!({
             "challenge": "Y2hhbGxlbmdl", "timeout": 60000, "attestation": null, "hints": ["client-device"],
             "rp": { "id": "localhost", "name": "app" },
             "user": { "id": "dXNlcg", "name": "a@example.com", "displayName": "a@example.com" },

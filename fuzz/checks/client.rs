@@ -13,6 +13,14 @@ use passage_user::core::session::{parse_unix_seconds, RawAuthResult, Session, St
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+/// Host JSON for the account mapping: serde_json's, with `new Date(...)`
+/// marked so that a date shows where passage-js makes one. Shared with the
+/// account mapping tests and the simulation.
+#[path = "../../tests/support/json.rs"]
+mod json;
+
+use json::HostJson;
+
 /// Local and server time in the checks: 2023-11-14T22:13:20Z, in ms.
 pub const NOW_MS: f64 = 1_700_000_000_000.0;
 
@@ -483,27 +491,6 @@ pub fn refresh_reply(data: &[u8]) -> bool {
 
 // ---- the account replies ----
 
-/// Host JSON for the account mapping: serde_json's, with `new Date(...)`
-/// marked so that a date shows where passage-js makes one.
-#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(transparent)]
-pub struct AccountJson(pub Value);
-
-impl passage_user::ports::Json for AccountJson {
-    fn decode<T: serde::de::DeserializeOwned>(self) -> Option<T> {
-        serde_json::from_value(self.0).ok()
-    }
-    fn is_nullish(&self) -> bool {
-        self.0.is_null()
-    }
-    fn date(&self) -> Self {
-        AccountJson(serde_json::json!({ "Date": self.0 }))
-    }
-    fn encode<T: serde::Serialize + ?Sized>(value: &T) -> Option<Self> {
-        serde_json::to_value(value).ok().map(AccountJson)
-    }
-}
-
 /// Checks `mapped` against `shape` for `value`: an object has exactly the
 /// shape's members under passage-js's names, each as `member` makes it.
 fn check_shape(value: &Value, mapped: &Value, shape: &passage_user::client::account::Shape) {
@@ -561,7 +548,7 @@ pub fn account_reply(data: &[u8]) -> bool {
     ];
     let mut user = false;
     for shape in shapes {
-        let mapped = map(AccountJson(value.clone()), shape);
+        let mapped = map(HostJson(value.clone()), shape);
         match (&mapped, &value) {
             (Some(m), v) => check_shape(v, &m.0, shape),
             // Refused: not null, and not an object of that shape.
@@ -572,7 +559,7 @@ pub fn account_reply(data: &[u8]) -> bool {
         }
     }
     // A list of passkeys, as `GET /currentuser/devices` holds one.
-    if let Some(m) = apply(AccountJson(value.clone()), Member::List(&PASSKEY)) {
+    if let Some(m) = apply(HostJson(value.clone()), Member::List(&PASSKEY)) {
         let items = value.as_array().expect("a list maps from a list");
         assert_eq!(m.0.as_array().map(Vec::len), Some(items.len()));
     }

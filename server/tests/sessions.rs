@@ -442,12 +442,52 @@ fn state_and_signing_key_survive_a_restart() {
     server.refresh_ok("kept", rt(&kept));
 }
 
+/// SIGINT stops the server as its README says: it answers the request in
+/// flight, says it is shutting down, exits with status 0, and leaves its
+/// state (the in-flight request's rotation included) to a restart on the
+/// same directory and port.
 #[test]
 fn sigint_stops_cleanly() {
+    use std::time::{Duration, Instant};
+
     let dir = TestDir::new();
     let mut server = Server::start(&dir, &[]);
-    server.login("demo", "alice@example.com");
-    assert!(server.signal(libc::SIGINT).success());
+    let first = server.login("demo", "alice@example.com");
+    // A refresh held for 2 s, in flight when the signal comes.
+    server.add_fault(
+        json!({ "app": "demo", "endpoint": "refresh", "mode": "delay", "delay_ms": 2000 }),
+    );
+    let port = server.port;
+    let token = rt(&first).to_owned();
+    let in_flight = std::thread::spawn(move || common::refresh_demo(port, &token));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while server.stats("demo")["refresh"] != 1 {
+        assert!(
+            Instant::now() < deadline,
+            "the refresh never reached the server"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let status = server.signal(libc::SIGINT);
+    assert_eq!(status.code(), Some(0), "exit status {status:?}");
+    let stderr = server.stderr();
+    assert!(stderr.contains("shutting down"), "{stderr}");
+    assert!(!stderr.contains("still in flight"), "{stderr}");
+    // The request in flight was answered, not cut off.
+    let reply = in_flight
+        .join()
+        .unwrap()
+        .expect("an answer to the request in flight");
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let second = reply.json()["auth_result"].clone();
+    assert_ne!(rt(&second), rt(&first));
+
+    // Restarted on the same directory and port: the rotation made while
+    // stopping stands.
+    let server = Server::start_at(&dir, &format!("127.0.0.1:{port}"), &[]);
+    assert_eq!(server.current_user("demo", jwt(&second)).status, 200);
+    server.refresh_ok("demo", rt(&second));
+    assert_eq!(server.refresh("demo", rt(&first)).status, 401);
 }
 
 #[test]

@@ -500,6 +500,10 @@ describe("userInfo", () => {
   test("is undefined when signed out", async () => {
     const t = await setup({}, { login: false });
     assert.equal(await t.page.evaluate(async () => (await window.make().userInfo()) === undefined), true);
+    // Signed out, nothing is sent (docs/contract.md §4).
+    const stats = await t.stats();
+    assert.equal(stats.currentuser, 0, "no GET /currentuser");
+    assert.equal(stats.refresh, 0, "no refresh");
     await t.done();
   });
 });
