@@ -16,10 +16,9 @@ use passage_user::core::session::Session;
 use passage_user::core::storage;
 use passage_user::ports::NewCredential;
 use passage_user::ports::{
-    Authenticator, Clock, Detail, Edge, Event, Guard, Http, Io, Json, Locked, Locks, Method,
-    Random, Reply, Request, SendError, Signal, Signals, Store, Tasks,
+    Authenticator, Clock, Detail, Edge, Event, Guard, Http, Io, Locked, Locks, Method, Random,
+    Reply, Request, SendError, Signal, Signals, Store, Tasks,
 };
-use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::{json, Value};
 
@@ -365,28 +364,10 @@ impl SimPorts {
     }
 }
 
-/// A JSON value on the host: serde_json's.
-#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(transparent)]
-pub struct SimJson(pub Value);
-
-impl Json for SimJson {
-    fn decode<T: DeserializeOwned>(self) -> Option<T> {
-        serde_json::from_value(self.0).ok()
-    }
-
-    fn is_nullish(&self) -> bool {
-        self.0.is_null()
-    }
-
-    fn date(&self) -> Self {
-        self.clone()
-    }
-
-    fn encode<T: serde::Serialize + ?Sized>(value: &T) -> Option<Self> {
-        serde_json::to_value(value).ok().map(SimJson)
-    }
-}
+/// A JSON value on the host: serde_json's (tests/support/json.rs).
+#[path = "../support/json.rs"]
+mod json;
+pub use json::HostJson as SimJson;
 
 pub struct SimGuard {
     world: Weak<World>,
