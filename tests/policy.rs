@@ -108,9 +108,9 @@ proptest! {
             (failure, Next::Fail(e)) => {
                 prop_assert_eq!(Some(e.code), code_of(failure));
                 if let Failure::Status(429, retry_after) = failure {
-                    prop_assert_eq!(e.retry_after, retry_after);
+                    prop_assert_eq!(e.retry_after(), retry_after);
                 } else {
-                    prop_assert_eq!(e.retry_after, None);
+                    prop_assert_eq!(e.retry_after(), None);
                 }
             }
             (_, Next::RetryIn(_)) => unreachable!(),
@@ -136,7 +136,7 @@ proptest! {
                 let Next::Fail(e) = next else {
                     return Err(TestCaseError::fail(format!("{next:?}")));
                 };
-                prop_assert_eq!((e.code, e.retry_after), (Code::RateLimited, Some(retry_after)));
+                prop_assert_eq!((e.code, e.retry_after()), (Code::RateLimited, Some(retry_after)));
             }
             (_, _, true) => prop_assert!(matches!(next, Next::Fail(_)), "{:?}", next),
             (_, true, false) => prop_assert_eq!(next, Next::RetryIn(retry_after * 1000)),

@@ -365,7 +365,7 @@ fn expected_end(e: Option<f64>) -> Option<i64> {
 
 fn assert_code(e: &Error, code: Code) {
     assert_eq!(e.code, code, "{e:?}");
-    assert!(!e.message.is_empty() && e.retry_after.is_none());
+    assert!(!e.message.is_empty() && e.retry_after().is_none());
 }
 
 /// `auth_result` target: arbitrary JSON as the AuthResult given to

@@ -97,8 +97,8 @@ impl Policy {
                 None,
             ),
             Failure::Status(429, retry_after) => {
-                let mut e = Error::new(Code::RateLimited, "the auth server is rate limiting");
-                e.retry_after = retry_after;
+                let e = Error::new(Code::RateLimited, "the auth server is rate limiting")
+                    .with_retry_after(retry_after);
                 if retry_after.is_some_and(|s| s > self.max_retry_after_s) {
                     return Next::Fail(e);
                 }
@@ -339,7 +339,7 @@ mod tests {
         let Next::Fail(e) = p.after_failure(1, Failure::Status(429, Some(11)), 0.5) else {
             panic!("a long Retry-After is reported at once");
         };
-        assert_eq!((e.code, e.retry_after), (Code::RateLimited, Some(11)));
+        assert_eq!((e.code, e.retry_after()), (Code::RateLimited, Some(11)));
         let Next::Fail(e) = p.after_failure(3, Failure::Status(429, None), 0.5) else {
             panic!();
         };

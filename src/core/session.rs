@@ -1,5 +1,6 @@
 //! The stored session and what it means at a given moment.
 
+use alloc::rc::Rc;
 use alloc::string::String;
 
 use super::error::{Code, Error};
@@ -11,9 +12,13 @@ use super::policy::Policy;
 const MAX_REFRESH_TOKEN_LEN: usize = 4096;
 
 /// What the store holds: the raw strings, plus the auth token's claims
-/// decoded once when the session is built.
+/// decoded once when the session is built. Shared, never changed once
+/// built: a copy costs a count, not four strings.
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct Session {
+pub struct Session(Rc<Fields>);
+
+#[derive(Clone, Debug, Default, PartialEq)]
+struct Fields {
     auth_token: Option<String>,
     claims: Option<Claims>,
     refresh_token: Option<String>,
@@ -60,12 +65,12 @@ impl Session {
     ) -> Self {
         let auth_token = auth_token.filter(|t| !t.is_empty());
         let claims = auth_token.as_deref().and_then(|t| jwt::decode(t).ok());
-        Session {
+        Session(Rc::new(Fields {
             auth_token,
             claims,
             refresh_token: refresh_token.filter(|t| valid_refresh_token(t)),
             refresh_expiration: refresh_expiration.and_then(parse_unix_seconds),
-        }
+        }))
     }
 
     /// The session an AuthResult from login describes, at server time
@@ -106,12 +111,12 @@ impl Session {
             Some(s) => Some(s as i64),
             None => None,
         };
-        Ok(Session {
+        Ok(Session(Rc::new(Fields {
             auth_token: Some(auth_token),
             claims: Some(claims),
             refresh_token,
             refresh_expiration,
-        })
+        })))
     }
 
     /// The session after a successful refresh reply. A reply without
@@ -125,54 +130,56 @@ impl Session {
             "the refresh reply is not an auth_result",
         );
         let refresh_token = raw.refresh_token.filter(|t| !t.is_empty());
-        let mut next = Session::from_auth_result(
+        let next = Session::from_auth_result(
             RawAuthResult {
-                refresh_token: refresh_token.or_else(|| self.refresh_token.clone()),
+                refresh_token: refresh_token.or_else(|| self.0.refresh_token.clone()),
                 ..raw
             },
             f64::NEG_INFINITY,
         )
         .map_err(|_| invalid)?;
-        if next.refresh_expiration.is_none() {
-            next.refresh_expiration = self.refresh_expiration;
+        if next.0.refresh_expiration.is_some() {
+            return Ok(next);
         }
-        Ok(next)
+        let mut fields = Fields::clone(&next.0);
+        fields.refresh_expiration = self.0.refresh_expiration;
+        Ok(Session(Rc::new(fields)))
     }
 
     /// The stored auth token, well-formed or not.
     pub fn auth_token(&self) -> Option<&str> {
-        self.auth_token.as_deref()
+        self.0.auth_token.as_deref()
     }
 
     /// The auth token's claims, when it is a JWT.
     pub fn claims(&self) -> Option<&Claims> {
-        self.claims.as_ref()
+        self.0.claims.as_ref()
     }
 
     /// The refresh token.
     pub fn refresh_token(&self) -> Option<&str> {
-        self.refresh_token.as_deref()
+        self.0.refresh_token.as_deref()
     }
 
     /// The end of the session, unix seconds, when known.
     pub fn refresh_expiration(&self) -> Option<i64> {
-        self.refresh_expiration
+        self.0.refresh_expiration
     }
 
     /// True when nothing at all is stored.
     pub fn is_empty(&self) -> bool {
-        self.auth_token.is_none() && self.refresh_token.is_none()
+        self.0.auth_token.is_none() && self.0.refresh_token.is_none()
     }
 
     /// The session's state at local time `now_ms`, with the server clock
     /// `skew_ms` ahead of the local one.
     pub fn status(&self, now_ms: f64, skew_ms: f64, policy: &Policy) -> Status {
         let server_now = now_ms + skew_ms;
-        let end_ms = self.refresh_expiration.map(|s| s as f64 * 1000.0);
+        let end_ms = self.0.refresh_expiration.map(|s| s as f64 * 1000.0);
         if end_ms.is_some_and(|end| server_now >= end) {
             return Status::Ended;
         }
-        if let Some(claims) = self.claims.as_ref().filter(|c| plausible_exp(c)) {
+        if let Some(claims) = self.0.claims.as_ref().filter(|c| plausible_exp(c)) {
             let mut until = (claims.exp as f64) * 1000.0 - policy.leeway_for(claims) as f64;
             if let Some(end) = end_ms {
                 until = until.min(end);
@@ -183,7 +190,7 @@ impl Session {
                 };
             }
         }
-        if self.refresh_token.is_some() {
+        if self.0.refresh_token.is_some() {
             Status::NeedsRefresh
         } else {
             Status::SignedOut
@@ -198,10 +205,11 @@ impl Session {
     /// end stands.
     pub fn end_needs_server(&self, now_ms: f64) -> bool {
         let vouched = self
+            .0
             .claims
             .as_ref()
             .is_some_and(|c| plausible_exp(c) && now_ms < c.exp as f64 * 1000.0);
-        self.refresh_token.is_some() && !vouched
+        self.0.refresh_token.is_some() && !vouched
     }
 
     /// The user the auth token names (`sub`), when it names one.
@@ -231,10 +239,12 @@ impl Session {
     pub fn is_authenticated(&self, now_ms: f64, skew_ms: f64) -> bool {
         let server_now = now_ms + skew_ms;
         let ended = self
+            .0
             .refresh_expiration
             .is_some_and(|s| server_now >= s as f64 * 1000.0);
         !ended
             && self
+                .0
                 .claims
                 .as_ref()
                 .is_some_and(|c| plausible_exp(c) && server_now < c.exp as f64 * 1000.0)
@@ -402,7 +412,7 @@ mod tests {
             ),
         ] {
             let e = Session::from_auth_result(bad, NOW).unwrap_err();
-            assert_eq!((e.code, &*e.message), (Code::InvalidAuthResult, message));
+            assert_eq!((e.code, e.message), (Code::InvalidAuthResult, message));
         }
     }
 

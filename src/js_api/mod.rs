@@ -50,10 +50,10 @@ extern "C" {
 pub fn to_js(e: Error) -> JsValue {
     JsPassageError::new(
         e.code.as_str(),
-        &e.message,
-        e.retry_after,
-        e.status,
-        e.server_code,
+        &e.text(),
+        e.retry_after(),
+        e.status(),
+        e.server_code().map(String::from),
     )
     .into()
 }
