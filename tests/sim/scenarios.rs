@@ -287,3 +287,49 @@ fn a_refresh_is_heard_before_its_callers_resume() {
     assert_eq!(heard.last(), Some(&Event::TokenRefreshed), "{heard:?}");
     w.tear_down();
 }
+
+#[test]
+fn a_page_opened_on_a_stored_session_hands_out_its_token_before_any_call() {
+    let w = quiet_world(2, 300);
+    let tab = w.tab(1);
+    tab.open();
+    // Read at construction: the hot path has the token, no call needed.
+    let (token, until) = tab.cache.borrow().clone();
+    let stored = w.truth.borrow().get(crate::world::AUTH).cloned();
+    assert!(token.is_some() && token == stored, "{token:?}");
+    assert!(until > w.now());
+    w.tear_down();
+}
+
+#[test]
+fn a_page_opened_with_a_pending_revocation_sends_it_whether_or_not_it_names_the_app() {
+    for names_app in [true, false] {
+        let w = quiet_world(2, 300);
+        let rt = w.truth.borrow()[crate::world::REFRESH].clone();
+        let pending = serde_json::to_string(&[&rt]).unwrap();
+        for t in [0, 1] {
+            let tab = w.tab(t);
+            tab.view
+                .borrow_mut()
+                .insert(crate::world::PENDING.into(), pending.clone());
+        }
+        w.truth
+            .borrow_mut()
+            .insert(crate::world::PENDING.into(), pending);
+        let tab = w.tab(1);
+        tab.names_app.set(names_app);
+        tab.open();
+        w.exec.run(5_000.0, || {});
+        let revoked = w
+            .server
+            .families
+            .borrow()
+            .iter()
+            .any(|f| f.revoked == Some("sign_out"));
+        assert!(
+            revoked,
+            "names_app {names_app}: the pending revocation was not sent"
+        );
+        w.tear_down();
+    }
+}

@@ -148,6 +148,7 @@ impl World {
                 last_delivery: Cell::new(0.0),
                 last_message: Cell::new(0.0),
                 frozen_until: Cell::new(0.0),
+                names_app: Cell::new(true),
             });
             world.tabs.borrow_mut().push(tab.clone());
             tab.open();
@@ -195,6 +196,9 @@ pub struct Tab {
     last_message: Cell<f64>,
     /// Until then the page is frozen: what it sends goes out when it wakes.
     pub frozen_until: Cell<f64>,
+    /// The page's client is given the app id (else it reads it from the
+    /// stored token).
+    pub names_app: Cell<bool>,
 }
 
 impl Tab {
@@ -284,7 +288,7 @@ impl Tab {
             generation: self.generation.get(),
         };
         let options = Options {
-            app_id: Some(APP.into()),
+            app_id: self.names_app.get().then(|| APP.into()),
             auth_origin: ORIGIN.into(),
             leeway_ms: None,
             timeout_ms: world.settings.timeout_ms,
