@@ -4,8 +4,9 @@
 //! right after this tab's refresh and a refresh right after a sign-out,
 //! back-to-back refreshes, a refresh heard before its callers resume, a
 //! lock holder frozen for longer than the lock wait (with and without the
-//! server's grace period), and a page reopened after a rotation whose old
-//! token gets its pair again.
+//! server's grace period), a page reopened after a rotation whose old
+//! token gets its pair again, and a page opened on a stored session or a
+//! pending revocation.
 
 use std::cell::{Cell, RefCell};
 use std::future::Future;
