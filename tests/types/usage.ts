@@ -97,6 +97,9 @@ user.setAuthResult({ auth_token: "a.b.c", redirect_url: "/", refresh_token_expir
 
 async function methods(): Promise<void> {
   const token: string = await user.getAuthToken();
+  const cancellable: string = await user.getAuthToken({ signal: new AbortController().signal });
+  // @ts-expect-error: a signal must be an AbortSignal
+  await user.getAuthToken({ signal: "abort" });
   const forced: string = await user.refresh();
   const guarded: boolean = await user.authGuard();
   const info: CurrentUser | undefined = await user.userInfo();
@@ -113,7 +116,7 @@ async function methods(): Promise<void> {
   // @ts-expect-error: userInfo may be undefined (signed out)
   void (await user.userInfo()).id;
   const revoked: boolean = await user.signOut();
-  void [token, forced, guarded, revoked];
+  void [token, cancellable, forced, guarded, revoked];
 }
 void methods;
 
