@@ -10,7 +10,7 @@ use std::path::Path;
 
 #[path = "support/imports.rs"]
 mod imports;
-use imports::{code_lines, crate_modules, rust_files};
+use imports::crate_modules;
 
 /// Each top-level module of `src/`, and the modules it may import.
 const ALLOWED: [(&str, &[&str]); 6] = [
@@ -22,25 +22,9 @@ const ALLOWED: [(&str, &[&str]); 6] = [
     ("lib", &["client", "browser", "ports", "core", "js_api"]),
 ];
 
-/// Each module of `src/` (a file `src/x.rs` or `src/x/**.rs` is `x`) and the
-/// code of its files, comment lines left out.
+/// Each module of `src/` and the code of its files.
 fn modules() -> BTreeMap<String, String> {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-    let mut files = Vec::new();
-    rust_files(&src, &mut files);
-    let mut modules: BTreeMap<String, String> = BTreeMap::new();
-    for file in files {
-        let relative = file.strip_prefix(&src).unwrap();
-        let first = relative.components().next().unwrap().as_os_str();
-        let module = Path::new(first).file_stem().unwrap().to_str().unwrap();
-        let text = std::fs::read_to_string(&file).unwrap();
-        let code = modules.entry(module.to_owned()).or_default();
-        for line in code_lines(&text) {
-            code.push_str(line);
-            code.push('\n');
-        }
-    }
-    modules
+    imports::modules(&Path::new(env!("CARGO_MANIFEST_DIR")).join("src"), &[])
 }
 
 #[test]

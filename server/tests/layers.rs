@@ -9,7 +9,7 @@ use std::path::Path;
 
 #[path = "../../tests/support/imports.rs"]
 mod imports;
-use imports::{code_lines, crate_modules, rust_files};
+use imports::{code_lines, crate_modules};
 
 /// The layers, bottom up, and their modules (a file `src/x.rs` or
 /// `src/x/*.rs` is the module `x`; `lib.rs` is `lib`).
@@ -70,25 +70,10 @@ fn http_crates(code: &str) -> Vec<&'static str> {
 /// Each module of `src/` and the code of its files; `main.rs` (the
 /// binary, which only calls the library) is not a module of the library.
 fn modules() -> BTreeMap<String, String> {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-    let mut files = Vec::new();
-    rust_files(&src, &mut files);
-    let mut modules: BTreeMap<String, String> = BTreeMap::new();
-    for file in files {
-        let relative = file.strip_prefix(&src).unwrap();
-        let first = relative.components().next().unwrap().as_os_str();
-        let module = Path::new(first).file_stem().unwrap().to_str().unwrap();
-        if module == "main" {
-            continue;
-        }
-        let text = std::fs::read_to_string(&file).unwrap();
-        let code = modules.entry(module.to_owned()).or_default();
-        for line in code_lines(&text) {
-            code.push_str(line);
-            code.push('\n');
-        }
-    }
-    modules
+    imports::modules(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+        &["main"],
+    )
 }
 
 /// Who imports whom, self-references left out.

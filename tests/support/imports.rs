@@ -4,7 +4,7 @@
 //! (`tests/layers.rs`) and of the server (`server/tests/layers.rs`).
 #![allow(dead_code)]
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 /// The code of a file without its comment lines (doc links such as
@@ -77,4 +77,28 @@ pub fn rust_files(dir: &Path, files: &mut Vec<PathBuf>) {
             files.push(path);
         }
     }
+}
+
+/// Each top-level module of the crate in `src` (a file `src/x.rs` or
+/// `src/x/**.rs` is `x`; `lib.rs` is `lib`) and the code of its files,
+/// comment lines left out; the modules named in `skip` left out too.
+pub fn modules(src: &Path, skip: &[&str]) -> BTreeMap<String, String> {
+    let mut files = Vec::new();
+    rust_files(src, &mut files);
+    let mut modules: BTreeMap<String, String> = BTreeMap::new();
+    for file in files {
+        let relative = file.strip_prefix(src).unwrap();
+        let first = relative.components().next().unwrap().as_os_str();
+        let module = Path::new(first).file_stem().unwrap().to_str().unwrap();
+        if skip.contains(&module) {
+            continue;
+        }
+        let text = std::fs::read_to_string(&file).unwrap();
+        let code = modules.entry(module.to_owned()).or_default();
+        for line in code_lines(&text) {
+            code.push_str(line);
+            code.push('\n');
+        }
+    }
+    modules
 }
