@@ -238,6 +238,9 @@ impl<P: Ports> Client<P> {
                 }
                 if !objected {
                     locks.held.push(name);
+                    // Whoever was named holder is gone (a page that closed
+                    // without a word): the next wait must not start on it.
+                    locks.busy.retain(|(n, _)| *n != name);
                 }
                 objected
             };

@@ -18,6 +18,7 @@ use passage_user::ports::Event;
 
 use crate::world::{claims_of, Browser, Settings, World, START};
 use crate::TIMEOUT_MS;
+use passage_user::client::PROBE_MS;
 
 /// A world of one or more tabs with a signed-in user, no faults.
 fn quiet_world(tabs: usize, lifetime: i64) -> Rc<World> {
@@ -29,6 +30,11 @@ fn quiet_world(tabs: usize, lifetime: i64) -> Rc<World> {
 /// `tabs` tabs without faults, 8 ms of lag, tokens of `lifetime` s and
 /// the server's `grace`; tab 0 has just signed in u1.
 fn signed_in_world(tabs: usize, lifetime: i64, grace: i64) -> Rc<World> {
+    signed_in_world_of(tabs, lifetime, grace, Browser::WebLocks)
+}
+
+/// The same in a browser that offers `browser`.
+fn signed_in_world_of(tabs: usize, lifetime: i64, grace: i64, browser: Browser) -> Rc<World> {
     let w = World::new(
         7,
         Settings {
@@ -38,7 +44,7 @@ fn signed_in_world(tabs: usize, lifetime: i64, grace: i64) -> Rc<World> {
             timeout_ms: TIMEOUT_MS,
             lag: 8,
             grace,
-            browser: Browser::WebLocks,
+            browser,
         },
     );
     let pair = w.server.login(&w, "u1");
@@ -333,4 +339,35 @@ fn a_page_opened_with_a_pending_revocation_sends_it_whether_or_not_it_names_the_
         );
         w.tear_down();
     }
+}
+
+#[test]
+fn without_web_locks_a_holder_gone_without_a_word_delays_the_others_once() {
+    let w = signed_in_world_of(2, 300, 0, Browser::NoLocks);
+    w.exec.run(1000.0, || {});
+    // Tab 1 takes the lock; its request is held (a frozen page); then its
+    // page dies without a word: no "free" ever comes.
+    let (holder, other) = (w.tab(1), w.tab(0));
+    holder.frozen_until.set(f64::INFINITY);
+    let refresh = holder.client().refresh(true);
+    w.exec.spawn(async move {
+        let _ = refresh.await;
+    });
+    w.exec.run(500.0, || {});
+    holder.crash();
+    // The first refresh waits out the silent holder (a probe's wait and
+    // its window).
+    let client = other.client();
+    let (first, ms) = timed(&w, async move { client.refresh(true).await });
+    assert!(first.is_ok(), "{first:?}");
+    assert!(ms >= f64::from(PROBE_MS), "took over after {ms} ms");
+    // The next one does not wait for that holder again.
+    let client = other.client();
+    let (second, ms) = timed(&w, async move { client.refresh(true).await });
+    assert!(second.is_ok(), "{second:?}");
+    assert!(
+        ms < f64::from(PROBE_MS),
+        "waited {ms} ms for a holder that is gone"
+    );
+    w.tear_down();
 }

@@ -216,11 +216,21 @@ impl Tab {
     /// (Re)opens the page: a fresh view of storage and a new client; the
     /// old page's client goes dead (its requests and locks never answer).
     pub fn open(self: &Rc<Self>) {
+        self.reopen(true);
+    }
+
+    /// The page dies without a word (a crash, a killed process): no
+    /// `pagehide`, so locks of its own are never let go; then a new page.
+    pub fn crash(self: &Rc<Self>) {
+        self.reopen(false);
+    }
+
+    fn reopen(self: &Rc<Self>, goodbye: bool) {
         let world = self.world();
         // The page going away hears `pagehide` first: it lets go of the
         // locks of its own (Web Locks the browser lets go below).
         let old = self.client.borrow().clone();
-        if let Some(old) = old {
+        if let Some(old) = old.filter(|_| goodbye) {
             old.signal(Signal::Hidden);
         }
         // A refresh the server carried out whose reply this page will never
