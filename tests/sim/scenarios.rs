@@ -1,12 +1,14 @@
 //! Scenario tests: the real client in a quiet simulated world (no faults,
-//! 8 ms of delivery lag, Web Locks), each checking one behaviour to the
+//! 8 ms of delivery lag, Web Locks unless a test says otherwise), each
+//! checking one behaviour to the
 //! millisecond of virtual time: a three-second token's leeway, a sign-out
 //! right after this tab's refresh and a refresh right after a sign-out,
 //! back-to-back refreshes, a refresh heard before its callers resume, a
 //! lock holder frozen for longer than the lock wait (with and without the
 //! server's grace period), a page reopened after a rotation whose old
-//! token gets its pair again, and a page opened on a stored session or a
-//! pending revocation.
+//! token gets its pair again, a page opened on a stored session or a
+//! pending revocation, and, without Web Locks, a holder whose page died
+//! without a word.
 
 use std::cell::{Cell, RefCell};
 use std::future::Future;
