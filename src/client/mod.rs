@@ -176,6 +176,11 @@ impl<P: Ports> Client<P> {
         self.st.borrow().session.clone()
     }
 
+    /// True while a refresh of this tab is in flight.
+    pub fn is_refreshing(&self) -> bool {
+        self.st.borrow().flight.is_some()
+    }
+
     /// `{authOrigin}/v1/apps/{appId}` for session `s`.
     fn app_url(&self, s: &Session) -> Result<String, Error> {
         let id = self

@@ -373,3 +373,153 @@ fn without_web_locks_a_holder_gone_without_a_word_delays_the_others_once() {
     );
     w.tear_down();
 }
+
+/// One tab signed in with a session the server ends `session_s` after the
+/// login, no faults, Web Locks.
+fn world_with_session_end(session_s: i64) -> Rc<World> {
+    let w = World::new(
+        7,
+        Settings {
+            tabs: 1,
+            faults: 0.0,
+            lifetime: 300,
+            timeout_ms: TIMEOUT_MS,
+            lag: 8,
+            grace: 0,
+            browser: Browser::WebLocks,
+        },
+    );
+    w.server.session_s.set(Some(session_s));
+    let pair = w.server.login(&w, "u1");
+    let fields: AuthResultFields = serde_json::from_value(pair).expect("an AuthResult");
+    w.tab(0)
+        .client()
+        .set_auth_result(fields.read().expect("well-typed fields"))
+        .expect("a valid AuthResult");
+    w.exec.run(1000.0, || {});
+    w
+}
+
+fn signed_out(w: &World, tab: usize) -> bool {
+    w.tab(tab)
+        .events
+        .borrow()
+        .iter()
+        .any(|(_, e, _)| *e == Event::SignedOut)
+}
+
+#[test]
+fn a_clock_far_ahead_asks_the_server_before_it_drops_a_live_session() {
+    // An hour of session left; then the page's clock runs two hours ahead,
+    // and the page is opened again (nothing read of the server's clock yet).
+    let w = world_with_session_end(3600);
+    let tab = w.tab(0);
+    tab.clock_ahead.set(7_200_000.0);
+    tab.open();
+    let call = tab.get_auth_token();
+    let (token, _) = timed(&w, call);
+    assert!(token.is_ok(), "{token:?}");
+    assert!(
+        w.server.refreshes.get() >= 1,
+        "nothing was asked of the server"
+    );
+    assert!(!signed_out(&w, 0), "signed out by a clock alone");
+    // The server's clock, read, keeps the new token fresh: no refresh storm.
+    let asked = w.server.refreshes.get();
+    let again = tab.get_auth_token();
+    let (token, _) = timed(&w, again);
+    assert!(token.is_ok(), "{token:?}");
+    assert_eq!(w.server.refreshes.get(), asked);
+    w.tear_down();
+}
+
+#[test]
+fn an_end_that_the_fresh_token_vouches_for_ends_the_session_without_a_request() {
+    // The session ends after 10 s; its 300 s token is still fresh.
+    let w = world_with_session_end(10);
+    w.exec.run(20_000.0, || {});
+    let tab = w.tab(0);
+    tab.open();
+    let call = tab.get_auth_token();
+    let (token, _) = timed_now(&w, call);
+    assert_eq!(token.map_err(|e| e.code), Err(Code::LoginRequired));
+    assert_eq!(
+        w.server.refreshes.get(),
+        0,
+        "a request for a session known over"
+    );
+    w.tear_down();
+}
+
+#[test]
+fn another_apps_session_in_storage_is_never_handed_out_refreshed_or_cleared() {
+    let w = quiet_world(1, 300);
+    let other = crate::world::fake_jwt(&serde_json::json!({
+        "sub": "u9", "iat": 1, "exp": 4_102_444_800i64, "aud": [crate::world::ORIGIN, "app2"],
+    }));
+    let tab = w.tab(0);
+    for (key, value) in [
+        (crate::world::AUTH, &other),
+        (crate::world::REFRESH, &"rt-app2".into()),
+    ] {
+        w.truth.borrow_mut().insert(key.into(), value.clone());
+        tab.view.borrow_mut().insert(key.into(), value.clone());
+    }
+    tab.open();
+    let call = tab.get_auth_token();
+    let (token, _) = timed(&w, call);
+    assert_eq!(token.map_err(|e| e.code), Err(Code::LoginRequired));
+    let client = tab.client();
+    let (confirmed, _) = timed(&w, client.sign_out());
+    assert!(confirmed);
+    assert_eq!(w.server.refreshes.get(), 0);
+    assert_eq!(
+        w.truth.borrow().get(crate::world::AUTH),
+        Some(&other),
+        "another app's session was cleared"
+    );
+    // Nor is its AuthResult taken: the instance names app1.
+    let fields: AuthResultFields = serde_json::from_value(serde_json::json!({
+        "auth_token": other, "refresh_token": "rt-app2",
+    }))
+    .expect("an AuthResult");
+    let refused = tab.client().set_auth_result(fields.read().expect("fields"));
+    assert_eq!(refused.map_err(|e| e.code), Err(Code::InvalidAuthResult));
+    w.tear_down();
+}
+
+#[test]
+fn a_disposed_client_hands_out_nothing_from_memory() {
+    let w = quiet_world(1, 300);
+    let tab = w.tab(0);
+    assert!(tab.cache.borrow().0.is_some());
+    tab.client().dispose();
+    assert_eq!(
+        tab.cache.borrow().0,
+        None,
+        "a disposed client still publishes its token"
+    );
+    w.tear_down();
+}
+
+#[test]
+fn a_sign_in_is_heard_at_once_and_a_refresh_once_its_flight_has_landed() {
+    let w = signed_in_world(1, 300, 0);
+    let tab = w.tab(0);
+    // (signed_in_world's set_auth_result has just returned.)
+    let heard: Vec<Event> = tab.events.borrow().iter().map(|(_, e, _)| *e).collect();
+    assert_eq!(heard, [Event::SignedIn]);
+    let client = tab.client();
+    let (refreshed, _) = timed(&w, client.refresh(true));
+    assert!(refreshed.is_ok(), "{refreshed:?}");
+    assert_eq!(
+        tab.events.borrow().last().map(|(_, e, _)| *e),
+        Some(Event::TokenRefreshed)
+    );
+    assert_eq!(
+        tab.heard_in_flight.get(),
+        0,
+        "an event was delivered while its refresh was in flight"
+    );
+    w.tear_down();
+}

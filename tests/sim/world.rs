@@ -149,6 +149,8 @@ impl World {
                 last_message: Cell::new(0.0),
                 frozen_until: Cell::new(0.0),
                 names_app: Cell::new(true),
+                clock_ahead: Cell::new(0.0),
+                heard_in_flight: Cell::new(0),
             });
             world.tabs.borrow_mut().push(tab.clone());
             tab.open();
@@ -199,6 +201,11 @@ pub struct Tab {
     /// The page's client is given the app id (else it reads it from the
     /// stored token).
     pub names_app: Cell<bool>,
+    /// How far the page's clock runs ahead of the world's (the server's), ms.
+    pub clock_ahead: Cell<f64>,
+    /// Events the page's listeners heard while a refresh of its own was
+    /// still in flight (they must come once it has landed).
+    pub heard_in_flight: Cell<u32>,
 }
 
 impl Tab {
@@ -400,7 +407,8 @@ impl Guard for SimGuard {
 
 impl Clock for SimPorts {
     fn now(&self) -> f64 {
-        self.world().now()
+        let ahead = self.alive().map_or(0.0, |t| t.clock_ahead.get());
+        self.world().now() + ahead
     }
 
     fn sleep(&self, ms: u32) -> impl Future<Output = ()> + 'static {
@@ -511,6 +519,10 @@ impl Edge for SimPorts {
                 )
             });
             tab.events.borrow_mut().push((world.now(), event, reason));
+            let client = tab.client.borrow().clone();
+            if client.is_some_and(|c| c.is_refreshing()) {
+                tab.heard_in_flight.set(tab.heard_in_flight.get() + 1);
+            }
         }
     }
 }
@@ -776,6 +788,8 @@ pub struct Family {
     /// The token rotated away last, and when (for the grace period).
     pub previous: Option<(String, f64, Value)>,
     pub last_pair: Value,
+    /// The session's end (unix seconds), when the server sets one.
+    pub ends_at: Option<i64>,
 }
 
 #[derive(Default)]
@@ -791,6 +805,10 @@ pub struct Server {
     pub graced: Cell<u32>,
     /// Reuses of the token rotated away last, after the grace period.
     pub late: Cell<u32>,
+    /// Refresh requests received, in all.
+    pub refreshes: Cell<u32>,
+    /// When set, each new session ends this many seconds after its login.
+    pub session_s: Cell<Option<i64>>,
 }
 
 /// An unsigned JWT with these claims.
@@ -818,13 +836,16 @@ impl Server {
         let token = format!("rt-{n}");
         self.tokens.borrow_mut().insert(token.clone(), family.id);
         family.current = token.clone();
-        let pair = json!({
+        let mut pair = json!({
             "auth_token": fake_jwt(&json!({
                 "sub": family.sub, "iat": now, "exp": now + world.settings.lifetime,
                 "aud": [ORIGIN, APP], "fam": family.id,
             })),
             "refresh_token": token,
         });
+        if let Some(end) = family.ends_at {
+            pair["refresh_token_expiration"] = json!(end);
+        }
         family.last_pair = pair.clone();
         pair
     }
@@ -839,6 +860,10 @@ impl Server {
             current: String::new(),
             previous: None,
             last_pair: Value::Null,
+            ends_at: self
+                .session_s
+                .get()
+                .map(|s| (world.now() / 1000.0) as i64 + s),
         };
         let pair = self.issue(world, &mut family);
         families.push(family);
@@ -855,6 +880,7 @@ impl Server {
     fn handle(&self, world: &World, request: &Request) -> (u16, Option<u32>, Option<Value>) {
         let prefix = format!("{ORIGIN}/v1/apps/{APP}/tokens");
         if request.method == Method::Post && request.url == prefix {
+            self.refreshes.set(self.refreshes.get() + 1);
             let body: Value = serde_json::from_str(request.body.as_deref().unwrap_or("null"))
                 .unwrap_or(Value::Null);
             let token = body["refresh_token"]
@@ -886,7 +912,10 @@ impl Server {
                 }
                 family.revoked = Some("reuse");
             }
-            if family.revoked.is_some() {
+            let ended = family
+                .ends_at
+                .is_some_and(|end| world.now() >= end as f64 * 1000.0);
+            if family.revoked.is_some() || ended {
                 return (401, Some(family.id), None);
             }
             let pair = self.issue(world, family);
