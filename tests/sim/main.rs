@@ -212,6 +212,9 @@ struct Checker {
     /// When the last sign-in and the last settled sign-out happened.
     last_login: Cell<f64>,
     signed_out_at: Cell<f64>,
+    /// Per tab, the sign-out it is making: when it began, in which page,
+    /// and the session (family) it signs out.
+    leaving: RefCell<Vec<Option<(f64, u32, serde_json::Value)>>>,
     /// What may end a session: the schedule's sign-outs and revocations,
     /// and (counted at the end) the rotations lost with a closed page.
     /// With none, no call fails and no tab signs out.
@@ -244,6 +247,7 @@ impl Checker {
             calls: RefCell::default(),
             last_login: Cell::new(f64::NEG_INFINITY),
             signed_out_at: Cell::new(f64::NEG_INFINITY),
+            leaving: RefCell::new(vec![None; schedule.tabs]),
             causes: Cell::new(0),
         });
         let me = Rc::downgrade(&checker);
@@ -409,6 +413,8 @@ impl Checker {
             .set_auth_result(raw)
             .expect("the server's AuthResult is valid");
         self.last_login.set(self.world.now());
+        // A sign-in ends this tab's sign-out.
+        self.leaving.borrow_mut()[tab] = None;
         self.note(format!("tab {tab} signs in {sub}"));
     }
 
@@ -436,6 +442,11 @@ impl Checker {
                 Box::pin(async { Outcome::Token(token.await) })
             }
             "signOut" => {
+                let family = client
+                    .session()
+                    .auth_token()
+                    .map(|token| claims_of(token)["fam"].clone());
+                self.leaving.borrow_mut()[tab] = family.map(|fam| (c.start, c.generation, fam));
                 let confirmed = client.sign_out();
                 Box::pin(async { Outcome::SignedOut(confirmed.await) })
             }
@@ -470,6 +481,22 @@ impl Checker {
                         now - exp * 1000.0
                     ),
                 );
+                // From the moment this tab began to sign out, none of the
+                // leaving session's tokens (a crossing refresh's write-back
+                // included) is handed out here. (Unless a page closed within
+                // the delivery lag of its write since: its write-back may
+                // then reach this tab after the clean-up, a loss allowed as
+                // for `signed_out`.)
+                if let Some((start, generation, fam)) = &self.leaving.borrow()[tab] {
+                    let unheard = self.world.last_unheard_at.get() >= *start;
+                    self.check(
+                        unheard
+                            || !(c.generation == *generation
+                                && c.start > *start
+                                && claims["fam"] == *fam),
+                        format!("tab {tab} handed out a token of the session it is signing out"),
+                    );
+                }
                 // Once the sign-out has reached this tab (and as for
                 // storage, in `step`).
                 self.check(

@@ -523,3 +523,101 @@ fn a_sign_in_is_heard_at_once_and_a_refresh_once_its_flight_has_landed() {
     );
     w.tear_down();
 }
+
+#[test]
+fn a_tab_signing_out_never_hands_out_a_crossing_refreshs_write_back() {
+    // Tab 0 refreshes. The moment the server has rotated its token, tab 1
+    // signs out; tab 0's reply lands before tab 1's clear reaches it (90 ms
+    // of delivery lag), so tab 0 writes the session back after the clear,
+    // and keeps the lock a while after writing. Tab 1, its clean-up waiting
+    // for that lock, sees the write-back arrive: asked for a token then, it
+    // must have none.
+    let w = World::new(
+        7,
+        Settings {
+            tabs: 2,
+            faults: 0.0,
+            lifetime: 300,
+            timeout_ms: TIMEOUT_MS,
+            lag: 90,
+            grace: 0,
+            browser: Browser::WebLocks,
+        },
+    );
+    let pair = w.server.login(&w, "u1");
+    let fields: AuthResultFields = serde_json::from_value(pair).expect("an AuthResult");
+    let raw = fields.read().expect("well-typed fields");
+    w.tab(0)
+        .client()
+        .set_auth_result(raw)
+        .expect("a valid AuthResult");
+    w.exec.run(1000.0, || {});
+    let (a, b) = (w.tab(0), w.tab(1));
+    let refresh = a.client().refresh(true);
+    w.exec.spawn(async move {
+        let _ = refresh.await;
+    });
+    let asked: Rc<RefCell<Option<Result<String, Error>>>> = Rc::default();
+    let (slot, exec, world) = (asked.clone(), w.exec.clone(), w.clone());
+    let (signed_out, arrived) = (Cell::new(false), Cell::new(false));
+    let cleared = Cell::new(false);
+    w.exec.run(5_000.0, || {
+        if !signed_out.get() && world.server.refreshes.get() == 1 {
+            signed_out.set(true);
+            let signing_out = b.client().sign_out();
+            exec.spawn(async move {
+                let _ = signing_out.await;
+            });
+        }
+        // (The whole write-back: the auth token arrives last.)
+        let seen = b.view.borrow().get(crate::world::AUTH).cloned();
+        cleared.set(cleared.get() || (signed_out.get() && seen.is_none()));
+        if cleared.get() && !arrived.get() && seen.is_some() {
+            arrived.set(true);
+            let call = b.get_auth_token();
+            let slot = slot.clone();
+            exec.spawn(async move {
+                *slot.borrow_mut() = Some(call.await);
+            });
+        }
+    });
+    assert!(arrived.get(), "no write-back reached tab 1 after its clear");
+    let answer = asked.borrow_mut().take().expect("the call settled");
+    assert_eq!(answer.map_err(|e| e.code), Err(Code::LoginRequired));
+    w.tear_down();
+}
+
+#[test]
+fn another_users_sign_in_during_this_tabs_sign_out_is_seen_at_once() {
+    // Tab 0 holds the refresh lock (its request is held: a frozen page), so
+    // tab 1's sign-out waits for it to clean up. Meanwhile tab 2 signs in
+    // another user: tab 1 hands out that user's token as soon as the write
+    // reaches it, not once its clean-up is done.
+    let w = quiet_world(3, 300);
+    let (a, b, c) = (w.tab(0), w.tab(1), w.tab(2));
+    a.frozen_until.set(f64::INFINITY);
+    let refresh = a.client().refresh(true);
+    w.exec.spawn(async move {
+        let _ = refresh.await;
+    });
+    w.exec.run(100.0, || {});
+    let signing_out = b.client().sign_out();
+    let settled = Rc::new(Cell::new(false));
+    let done = settled.clone();
+    w.exec.spawn(async move {
+        signing_out.await;
+        done.set(true);
+    });
+    w.exec.run(100.0, || {});
+    let pair = w.server.login(&w, "u2");
+    let fields: AuthResultFields = serde_json::from_value(pair.clone()).expect("an AuthResult");
+    c.client()
+        .set_auth_result(fields.read().expect("well-typed fields"))
+        .expect("a valid AuthResult");
+    w.exec.run(200.0, || {});
+    assert!(!settled.get(), "the sign-out did not wait for the lock");
+    let call = b.get_auth_token();
+    let (token, _) = timed_now(&w, call);
+    assert_eq!(token.ok().as_deref(), pair["auth_token"].as_str());
+    w.tear_down();
+}
