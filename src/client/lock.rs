@@ -116,6 +116,11 @@ impl<G> Locks<G> {
         self.busy.iter().find(|(n, _)| *n == name).map(|(_, t)| *t)
     }
 
+    /// Another call of this tab holds or claims `name`.
+    fn mine(&self, name: u32) -> bool {
+        self.held.contains(&name) || self.claims.iter().any(|c| c.name == name)
+    }
+
     fn wake(&mut self) {
         for waker in core::mem::take(&mut self.wakers) {
             waker.wake();
@@ -204,6 +209,18 @@ impl<P: Ports> Client<P> {
         let ticket = (start as u64, self.st.borrow().locks.me);
         let mut waited = false;
         loop {
+            // Another call of this tab holds or claims it: that one goes
+            // first, as a browser queues a tab's second request for a Web
+            // Lock (the other tabs cannot tell two calls of one tab apart).
+            if self.st.borrow().locks.mine(name) {
+                waited = true;
+                let left = deadline - self.ports.now();
+                if timeout == 0 || left <= 0.0 {
+                    return Locked::TimedOut;
+                }
+                self.lock_news(left as u32, &|l| !l.mine(name)).await;
+                continue;
+            }
             let mut window = CLAIM_MS;
             if self.st.borrow().locks.holder(name).is_some() {
                 waited = true;
@@ -417,9 +434,11 @@ impl<P: Ports> Client<P> {
             Hold::Own(name) => {
                 let had = {
                     let mut st = self.state();
-                    let held = &mut st.locks.held;
-                    let had = held.contains(&name);
-                    held.retain(|&n| n != name);
+                    let locks = &mut st.locks;
+                    let had = locks.held.contains(&name);
+                    locks.held.retain(|&n| n != name);
+                    // This tab's next call for it may go on.
+                    locks.wake();
                     had
                 };
                 if had {

@@ -21,6 +21,7 @@ use passage_user::ports::Event;
 use crate::world::{claims_of, Browser, Settings, World, START};
 use crate::TIMEOUT_MS;
 use passage_user::client::PROBE_MS;
+use passage_user::ports::LockKind;
 
 /// A world of one or more tabs with a signed-in user, no faults.
 fn quiet_world(tabs: usize, lifetime: i64) -> Rc<World> {
@@ -619,5 +620,50 @@ fn another_users_sign_in_during_this_tabs_sign_out_is_seen_at_once() {
     let call = b.get_auth_token();
     let (token, _) = timed_now(&w, call);
     assert_eq!(token.ok().as_deref(), pair["auth_token"].as_str());
+    w.tear_down();
+}
+
+#[test]
+fn without_web_locks_two_calls_of_one_tab_hold_the_lock_one_after_the_other() {
+    // A refresh and a sign-out of the same tab both want the refresh lock:
+    // the tab announces it held, then free, then held again; never held
+    // twice at once (other tabs could not tell the two apart).
+    let w = signed_in_world_of(2, 300, 0, Browser::NoLocks);
+    w.exec.run(1000.0, || {});
+    let tab = w.tab(0);
+    let client = tab.client();
+    // The refresh takes the lock, and its request is held a while.
+    tab.frozen_until.set(w.now() + 1_000.0);
+    let refresh = client.refresh(true);
+    w.exec.spawn(async move {
+        let _ = refresh.await;
+    });
+    w.exec.run(500.0, || {});
+    let sign_out = client.sign_out();
+    w.exec.spawn(async move {
+        let _ = sign_out.await;
+    });
+    w.exec.run(10_000.0, || {});
+    let mut holding = std::collections::HashMap::new();
+    for (tab, m) in w.lock_messages.borrow().iter().filter(|(tab, _)| *tab == 0) {
+        let held = holding.entry(m.name).or_insert(false);
+        match m.kind {
+            LockKind::Held => {
+                assert!(!*held, "tab {tab} announced a lock it already held");
+                *held = true;
+            }
+            LockKind::Free => *held = false,
+            LockKind::Claim => {}
+        }
+    }
+    assert!(
+        w.lock_messages
+            .borrow()
+            .iter()
+            .filter(|(t, m)| *t == 0 && m.kind == LockKind::Held)
+            .count()
+            >= 2,
+        "the refresh and the sign-out did not both take the lock"
+    );
     w.tear_down();
 }

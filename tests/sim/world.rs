@@ -16,8 +16,8 @@ use passage_user::core::session::Session;
 use passage_user::core::storage;
 use passage_user::ports::NewCredential;
 use passage_user::ports::{
-    Authenticator, Clock, Detail, Edge, Event, Guard, Http, Io, Locked, Locks, Method, Random,
-    Reply, Request, SendError, Signal, Signals, Store, Tasks,
+    Authenticator, Clock, Detail, Edge, Event, Guard, Http, Io, LockMessage, Locked, Locks, Method,
+    Random, Reply, Request, SendError, Signal, Signals, Store, Tasks,
 };
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -114,6 +114,8 @@ pub struct World {
     refresh_writes: RefCell<HashMap<(usize, u32), f64>>,
     pub tabs: RefCell<Vec<Rc<Tab>>>,
     pub trace: RefCell<Option<Trace>>,
+    /// Every lock message a page posted, with the page's tab.
+    pub lock_messages: RefCell<Vec<(usize, LockMessage)>>,
 }
 
 impl World {
@@ -135,6 +137,7 @@ impl World {
             refresh_writes: RefCell::new(HashMap::new()),
             tabs: RefCell::new(Vec::new()),
             trace: RefCell::new(None),
+            lock_messages: RefCell::new(Vec::new()),
         });
         for id in 0..settings.tabs {
             let tab = Rc::new(Tab {
@@ -485,6 +488,12 @@ impl Locks for SimPorts {
 impl Signals for SimPorts {
     fn post(&self, signal: Signal) {
         let Some(me) = self.alive() else { return };
+        if let Signal::Lock(message) = signal {
+            self.world()
+                .lock_messages
+                .borrow_mut()
+                .push((me.id, message));
+        }
         for tab in self.world().tabs.borrow().iter() {
             if tab.id != me.id {
                 tab.deliver_message(move |tab| tab.signal(signal));
