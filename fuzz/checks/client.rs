@@ -171,7 +171,8 @@ fn check_claims(text: &str, result: &Result<Claims, JwtError>) {
     assert_eq!(claims.app_id.as_deref(), app_id(&map).as_deref());
 }
 
-/// passage-js's app id: `aud[1]`, else the last path segment of `iss`.
+/// passage-js's app id: `aud[1]`, else the last path segment of `iss` (a
+/// URL, `scheme://...`, without a path names none).
 fn app_id(map: &Map<String, Value>) -> Option<String> {
     let from_aud = map
         .get("aud")
@@ -183,7 +184,18 @@ fn app_id(map: &Map<String, Value>) -> Option<String> {
         return Some(id.to_owned());
     }
     let iss = map.get("iss")?.as_str()?;
-    let segment = iss.trim_end_matches('/').rsplit('/').next()?;
+    let path = match iss.split_once("://") {
+        Some((scheme, rest))
+            if scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+                && scheme
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c)) =>
+        {
+            &rest[rest.find('/')?..]
+        }
+        _ => iss,
+    };
+    let segment = path.trim_end_matches('/').rsplit('/').next()?;
     (!segment.is_empty()).then(|| segment.to_owned())
 }
 

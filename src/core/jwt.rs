@@ -167,7 +167,7 @@ fn parse_claims(text: &str) -> Result<Claims, JwtError> {
         // trailing ones go; an issuer URL without a path names no app.
         let iss = iss?;
         let mut bytes = iss.as_bytes();
-        if let Some(at) = bytes.windows(3).position(|w| w == b"://") {
+        if let Some(at) = url_scheme_end(bytes) {
             let authority = bytes.get(at + 3..)?;
             let path = authority.iter().position(|&b| b == b'/')?;
             bytes = authority.get(path..)?;
@@ -247,6 +247,18 @@ fn whole_seconds(text: &[u8]) -> Option<i64> {
             .unwrap_or(0)
     };
     Some(if negative { -int } else { int })
+}
+
+/// Where the `://` after a URL's scheme begins, when `s` starts with a
+/// scheme (a letter, then letters, digits, `+`, `-` or `.`) and `://`.
+fn url_scheme_end(s: &[u8]) -> Option<usize> {
+    let at = s.windows(3).position(|w| w == b"://")?;
+    let (first, rest) = s.get(..at)?.split_first()?;
+    let scheme = first.is_ascii_alphabetic()
+        && rest
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(b));
+    scheme.then_some(at)
 }
 
 /// JSON nesting allowed inside claims we skip over.
@@ -516,9 +528,12 @@ mod tests {
         }
         let c = decode(&jwt(r#"{"exp":5,"iss":"https://auth.example.com/app9"}"#)).unwrap();
         assert_eq!(c.app_id.as_deref(), Some("app9"));
-        // Not a URL: its last segment, as before.
+        // Not a URL: its last segment, as before (a `://` inside a path
+        // does not make one).
         let c = decode(&jwt(r#"{"exp":5,"iss":"apps/app7"}"#)).unwrap();
         assert_eq!(c.app_id.as_deref(), Some("app7"));
+        let c = decode(&jwt(r#"{"exp":5,"iss":"/v1/apps/://"}"#)).unwrap();
+        assert_eq!(c.app_id.as_deref(), Some(":"));
     }
 
     #[test]
