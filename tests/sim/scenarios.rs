@@ -667,3 +667,186 @@ fn without_web_locks_two_calls_of_one_tab_hold_the_lock_one_after_the_other() {
     );
     w.tear_down();
 }
+
+#[test]
+fn other_tabs_hear_a_refresh_once_with_the_new_token_a_sign_in_as_such_and_a_sign_out() {
+    let w = quiet_world(2, 300);
+    let (a, b) = (w.tab(0), w.tab(1));
+    let heard = |tab: &crate::world::Tab| -> Vec<Event> {
+        tab.events.borrow().iter().map(|(_, e, _)| *e).collect()
+    };
+    let before = heard(&b).len();
+    let client = a.client();
+    let (token, _) = timed(&w, client.refresh(true));
+    let token = token.expect("a refresh");
+    // Once, and with the new token published (not for the partway state
+    // whose refresh token arrived first).
+    assert_eq!(heard(&b)[before..], [Event::TokenRefreshed]);
+    assert_eq!(b.heard_with.borrow().last().cloned().flatten(), Some(token));
+    // Another user's sign-in is a sign-in, not a refresh.
+    let pair = w.server.login(&w, "u2");
+    let fields: AuthResultFields = serde_json::from_value(pair).expect("an AuthResult");
+    a.client()
+        .set_auth_result(fields.read().expect("fields"))
+        .expect("a valid AuthResult");
+    w.exec.run(1000.0, || {});
+    assert_eq!(heard(&b).last(), Some(&Event::SignedIn));
+    // A sign-out there is heard here as one; a clear seen with nothing
+    // signed in fires nothing.
+    let client = a.client();
+    let (_, _) = timed(&w, client.sign_out());
+    let events = b.events.borrow().clone();
+    assert_eq!(
+        events.last().map(|(_, e, r)| (*e, *r)),
+        Some((Event::SignedOut, Some("other_tab")))
+    );
+    let count = events.len();
+    drop(events);
+    let client = a.client();
+    let (_, _) = timed(&w, client.sign_out());
+    assert_eq!(
+        b.events.borrow().len(),
+        count,
+        "an event for a session that was not there"
+    );
+    w.tear_down();
+}
+
+#[test]
+fn a_refresh_is_in_flight_until_it_lands() {
+    let w = quiet_world(1, 300);
+    let client = w.tab(0).client();
+    assert!(!client.is_refreshing());
+    let refresh = client.refresh(true);
+    assert!(client.is_refreshing());
+    let (token, _) = timed(&w, refresh);
+    assert!(token.is_ok());
+    assert!(!client.is_refreshing());
+    w.tear_down();
+}
+
+#[test]
+fn a_second_sign_out_after_another_users_sign_in_signs_that_user_out_too() {
+    // As in the scenario above: tab 1's sign-out waits for the lock tab 0
+    // holds, and tab 2 signs in another user meanwhile. Tab 1's next
+    // signOut() is one of its own: it signs that user out too.
+    let w = quiet_world(3, 300);
+    let (a, b, c) = (w.tab(0), w.tab(1), w.tab(2));
+    a.frozen_until.set(w.now() + 3_000.0);
+    let refresh = a.client().refresh(true);
+    w.exec.spawn(async move {
+        let _ = refresh.await;
+    });
+    w.exec.run(100.0, || {});
+    let first = b.client().sign_out();
+    w.exec.spawn(async move {
+        first.await;
+    });
+    w.exec.run(100.0, || {});
+    let pair = w.server.login(&w, "u2");
+    let fields: AuthResultFields = serde_json::from_value(pair).expect("an AuthResult");
+    c.client()
+        .set_auth_result(fields.read().expect("fields"))
+        .expect("a valid AuthResult");
+    w.exec.run(200.0, || {});
+    let second = b.client().sign_out();
+    let (confirmed, _) = timed(&w, second);
+    assert!(confirmed);
+    assert!(
+        !w.truth.borrow().contains_key(crate::world::REFRESH),
+        "the second sign-out joined the first and left the new session"
+    );
+    let families = w.server.families.borrow();
+    assert!(
+        families.last().is_some_and(|f| f.revoked.is_some()),
+        "u2's session lives on"
+    );
+    drop(families);
+    w.tear_down();
+}
+
+#[test]
+fn a_session_the_store_refused_stays_in_memory_when_another_tabs_write_arrives() {
+    // Tab 0's store refuses writes: its refreshed session lives in memory
+    // only. Another tab's write then arrives: tab 0 keeps handing out the
+    // token of its own, newer session rather than the stored one.
+    let w = quiet_world(2, 300);
+    let a = w.tab(0);
+    a.store_full.set(true);
+    let client = a.client();
+    let (refreshed, _) = timed(&w, client.refresh(true));
+    assert_eq!(refreshed.map_err(|e| e.code), Err(Code::Storage));
+    let kept = a
+        .cache
+        .borrow()
+        .0
+        .clone()
+        .expect("the new session, in memory");
+    // Another tab's write becomes readable here.
+    a.client().signal(passage_user::ports::Signal::Stored);
+    let call = a.get_auth_token();
+    let (token, _) = timed_now(&w, call);
+    assert_eq!(token.ok(), Some(kept));
+    w.tear_down();
+}
+
+#[test]
+fn an_authresult_whose_end_passed_by_the_servers_clock_is_refused() {
+    // This page's clock runs ten minutes behind the server's; a login's
+    // token read as ahead of ours is trusted. An AuthResult whose session
+    // ended a minute ago by the server's clock is refused, though our clock
+    // would still see nine minutes left; and with clocks in step, an ended
+    // one is refused as well.
+    for behind_ms in [600_000.0, 0.0] {
+        let w = quiet_world(1, 300);
+        let tab = w.tab(0);
+        tab.clock_ahead.set(-behind_ms);
+        tab.open();
+        let pair = w.server.login(&w, "u2");
+        let server_s = (w.now() / 1000.0) as i64;
+        let fields: AuthResultFields = serde_json::from_value(serde_json::json!({
+            "auth_token": pair["auth_token"], "refresh_token": pair["refresh_token"],
+            "refresh_token_expiration": server_s - 60,
+        }))
+        .expect("an AuthResult");
+        let refused = tab.client().set_auth_result(fields.read().expect("fields"));
+        assert_eq!(
+            refused.map_err(|e| e.code),
+            Err(Code::InvalidAuthResult),
+            "{behind_ms} ms behind"
+        );
+        w.tear_down();
+    }
+}
+
+#[test]
+fn a_login_in_step_with_our_clock_reads_the_servers_clock() {
+    // The session ends 10 s after a login whose 5 s token is in step with
+    // our clock. 20 s later both are past: the server's clock was read at
+    // the login, so the end stands without a request.
+    let w = World::new(
+        7,
+        Settings {
+            tabs: 1,
+            faults: 0.0,
+            lifetime: 5,
+            timeout_ms: TIMEOUT_MS,
+            lag: 8,
+            grace: 0,
+            browser: Browser::WebLocks,
+        },
+    );
+    w.server.session_s.set(Some(10));
+    let pair = w.server.login(&w, "u1");
+    let fields: AuthResultFields = serde_json::from_value(pair).expect("an AuthResult");
+    let tab = w.tab(0);
+    tab.client()
+        .set_auth_result(fields.read().expect("fields"))
+        .expect("a valid AuthResult");
+    w.exec.run(20_000.0, || {});
+    let call = tab.get_auth_token();
+    let (token, _) = timed_now(&w, call);
+    assert_eq!(token.map_err(|e| e.code), Err(Code::LoginRequired));
+    assert_eq!(w.server.refreshes.get(), 0);
+    w.tear_down();
+}

@@ -154,6 +154,8 @@ impl World {
                 names_app: Cell::new(true),
                 clock_ahead: Cell::new(0.0),
                 heard_in_flight: Cell::new(0),
+                heard_with: RefCell::new(Vec::new()),
+                store_full: Cell::new(false),
             });
             world.tabs.borrow_mut().push(tab.clone());
             tab.open();
@@ -209,6 +211,10 @@ pub struct Tab {
     /// Events the page's listeners heard while a refresh of its own was
     /// still in flight (they must come once it has landed).
     pub heard_in_flight: Cell<u32>,
+    /// For each event heard, the token the page published then.
+    pub heard_with: RefCell<Vec<Option<String>>>,
+    /// The page's store refuses every write (a full localStorage).
+    pub store_full: Cell<bool>,
 }
 
 impl Tab {
@@ -528,6 +534,8 @@ impl Edge for SimPorts {
                 )
             });
             tab.events.borrow_mut().push((world.now(), event, reason));
+            let published = tab.cache.borrow().0.clone();
+            tab.heard_with.borrow_mut().push(published);
             let client = tab.client.borrow().clone();
             if client.is_some_and(|c| c.is_refreshing()) {
                 tab.heard_in_flight.set(tab.heard_in_flight.get() + 1);
@@ -630,6 +638,9 @@ impl Store for SimStore {
     fn save(&self, s: &Session) -> Io<Result<(), Error>> {
         if s.is_empty() {
             return self.clear();
+        }
+        if self.tab.upgrade().is_some_and(|t| t.store_full.get()) {
+            return Io::Now(Err(Error::storage("the simulated store is full")));
         }
         // In the order the core writes a session, as every store does.
         let entries = RefCell::new(Vec::new());
