@@ -850,3 +850,138 @@ fn a_login_in_step_with_our_clock_reads_the_servers_clock() {
     assert_eq!(w.server.refreshes.get(), 0);
     w.tear_down();
 }
+
+#[test]
+fn a_sign_in_while_this_tabs_refresh_is_out_wins_over_its_reply() {
+    // Tab 0's refresh is held; the page then signs in another user. The
+    // refresh's reply must not write over that sign-in.
+    let w = quiet_world(1, 300);
+    let tab = w.tab(0);
+    tab.frozen_until.set(w.now() + 1_000.0);
+    let refresh = tab.client().refresh(true);
+    w.exec.spawn(async move {
+        let _ = refresh.await;
+    });
+    w.exec.run(100.0, || {});
+    let pair = w.server.login(&w, "u2");
+    let fields: AuthResultFields = serde_json::from_value(pair.clone()).expect("an AuthResult");
+    tab.client()
+        .set_auth_result(fields.read().expect("fields"))
+        .expect("a valid AuthResult");
+    w.exec.run(5_000.0, || {});
+    let token = tab.cache.borrow().0.clone();
+    assert_eq!(
+        token.as_deref(),
+        pair["auth_token"].as_str(),
+        "the refresh wrote over the sign-in"
+    );
+    assert_eq!(
+        w.truth
+            .borrow()
+            .get(crate::world::REFRESH)
+            .map(String::as_str),
+        pair["refresh_token"].as_str()
+    );
+    w.tear_down();
+}
+
+#[test]
+fn after_a_sign_in_this_tab_still_hears_another_tabs_sign_out() {
+    let w = quiet_world(2, 300);
+    let (a, b) = (w.tab(0), w.tab(1));
+    let pair = w.server.login(&w, "u2");
+    let fields: AuthResultFields = serde_json::from_value(pair).expect("an AuthResult");
+    a.client()
+        .set_auth_result(fields.read().expect("fields"))
+        .expect("a valid AuthResult");
+    w.exec.run(1_000.0, || {});
+    let client = b.client();
+    let (_, _) = timed(&w, client.sign_out());
+    let call = a.get_auth_token();
+    let (token, _) = timed_now(&w, call);
+    assert_eq!(token.map_err(|e| e.code), Err(Code::LoginRequired));
+    w.tear_down();
+}
+
+#[test]
+fn a_sign_in_revokes_the_replaced_session_where_it_was_issued() {
+    // Our app's previous session is revoked at our app.
+    let w = quiet_world(1, 300);
+    let tab = w.tab(0);
+    let pair = w.server.login(&w, "u2");
+    let fields: AuthResultFields = serde_json::from_value(pair).expect("an AuthResult");
+    tab.client()
+        .set_auth_result(fields.read().expect("fields"))
+        .expect("a valid AuthResult");
+    w.exec.run(5_000.0, || {});
+    let first = w.server.families.borrow()[0].revoked;
+    assert_eq!(first, Some("sign_out"), "the replaced session lives on");
+    // Another app's session in storage is revoked at that app.
+    let other = crate::world::fake_jwt(&serde_json::json!({
+        "sub": "u9", "iat": 1, "exp": 4_102_444_800i64, "aud": [crate::world::ORIGIN, "app2"],
+    }));
+    for (key, value) in [
+        (crate::world::AUTH, other),
+        (crate::world::REFRESH, "rt-app2".into()),
+    ] {
+        w.truth.borrow_mut().insert(key.into(), value.clone());
+        tab.view.borrow_mut().insert(key.into(), value);
+    }
+    let pair = w.server.login(&w, "u3");
+    let fields: AuthResultFields = serde_json::from_value(pair).expect("an AuthResult");
+    tab.client()
+        .set_auth_result(fields.read().expect("fields"))
+        .expect("a valid AuthResult");
+    w.exec.run(5_000.0, || {});
+    let at_app2 = format!(
+        "{}/v1/apps/app2/tokens?refresh_token=rt-app2",
+        crate::world::ORIGIN
+    );
+    let received = w.server.received.borrow();
+    assert!(
+        received
+            .iter()
+            .any(|(m, url)| *m == passage_user::ports::Method::Delete && *url == at_app2),
+        "another app's session was not revoked at its app: {received:?}"
+    );
+    drop(received);
+    w.tear_down();
+}
+
+#[test]
+fn auth_guard_answers_whether_a_token_is_stored() {
+    let w = quiet_world(1, 300);
+    let client = w.tab(0).client();
+    let (signed_in, _) = timed_now(&w, async move { client.auth_guard().await });
+    assert_eq!(signed_in, Ok(true));
+    let client = w.tab(0).client();
+    let (_, _) = timed(&w, client.sign_out());
+    let client = w.tab(0).client();
+    let (signed_in, _) = timed_now(&w, async move { client.auth_guard().await });
+    assert_eq!(signed_in, Ok(false));
+    w.tear_down();
+}
+
+#[test]
+fn a_sign_in_reaches_a_store_that_answers_later() {
+    // An app's store whose methods return promises: the session is written
+    // in the background, with no call needed.
+    let w = quiet_world(1, 300);
+    let tab = w.tab(0);
+    tab.store_async.set(true);
+    tab.open();
+    let pair = w.server.login(&w, "u2");
+    let fields: AuthResultFields = serde_json::from_value(pair.clone()).expect("an AuthResult");
+    tab.client()
+        .set_auth_result(fields.read().expect("fields"))
+        .expect("a valid AuthResult");
+    w.exec.run(1_000.0, || {});
+    assert_eq!(
+        w.truth
+            .borrow()
+            .get(crate::world::REFRESH)
+            .map(String::as_str),
+        pair["refresh_token"].as_str()
+    );
+    w.tear_down();
+}

@@ -156,6 +156,7 @@ impl World {
                 heard_in_flight: Cell::new(0),
                 heard_with: RefCell::new(Vec::new()),
                 store_full: Cell::new(false),
+                store_async: Cell::new(false),
             });
             world.tabs.borrow_mut().push(tab.clone());
             tab.open();
@@ -215,6 +216,9 @@ pub struct Tab {
     pub heard_with: RefCell<Vec<Option<String>>>,
     /// The page's store refuses every write (a full localStorage).
     pub store_full: Cell<bool>,
+    /// The page's store answers later, as an app's store whose methods
+    /// return promises does.
+    pub store_async: Cell<bool>,
 }
 
 impl Tab {
@@ -319,7 +323,12 @@ impl Tab {
             leeway_ms: None,
             timeout_ms: world.settings.timeout_ms,
         };
-        let client = Client::new(options, ports, Box::new(store));
+        let store: Box<dyn Store> = if self.store_async.get() {
+            Box::new(Later(store))
+        } else {
+            Box::new(store)
+        };
+        let client = Client::new(options, ports, store);
         *self.client.borrow_mut() = Some(client.clone());
         client.start();
     }
@@ -621,6 +630,43 @@ impl SimStore {
     }
 }
 
+/// A store whose every answer comes later (in the executor's next turn).
+struct Later(SimStore);
+
+fn later<T: 'static>(io: Io<T>) -> Io<T> {
+    let value = io.ready();
+    Io::Later(Box::pin(async move {
+        std::future::ready(()).await;
+        value.expect("the simulated store answers at once")
+    }))
+}
+
+impl Store for Later {
+    fn is_sync(&self) -> bool {
+        false
+    }
+
+    fn load(&self) -> Io<Result<Session, Error>> {
+        later(self.0.load())
+    }
+
+    fn save(&self, s: &Session) -> Io<Result<(), Error>> {
+        later(self.0.save(s))
+    }
+
+    fn clear(&self) -> Io<Result<(), Error>> {
+        later(self.0.clear())
+    }
+
+    fn pending(&self) -> Vec<String> {
+        self.0.pending()
+    }
+
+    fn set_pending(&self, tokens: &[String]) {
+        self.0.set_pending(tokens)
+    }
+}
+
 impl Store for SimStore {
     fn is_sync(&self) -> bool {
         true
@@ -829,6 +875,8 @@ pub struct Server {
     pub refreshes: Cell<u32>,
     /// When set, each new session ends this many seconds after its login.
     pub session_s: Cell<Option<i64>>,
+    /// Every request the server received: its method and URL.
+    pub received: RefCell<Vec<(Method, String)>>,
 }
 
 /// An unsigned JWT with these claims.
@@ -898,6 +946,9 @@ impl Server {
 
     /// (status, family refused, body)
     fn handle(&self, world: &World, request: &Request) -> (u16, Option<u32>, Option<Value>) {
+        self.received
+            .borrow_mut()
+            .push((request.method, request.url.clone()));
         let prefix = format!("{ORIGIN}/v1/apps/{APP}/tokens");
         if request.method == Method::Post && request.url == prefix {
             self.refreshes.set(self.refreshes.get() + 1);
