@@ -985,3 +985,47 @@ fn a_sign_in_reaches_a_store_that_answers_later() {
     );
     w.tear_down();
 }
+
+#[test]
+fn an_expired_token_without_a_refresh_token_ends_the_session_once() {
+    // A session of an auth token alone (no refresh token), whose token has
+    // expired: the next call ends it (storage cleared, SIGNED_OUT expired);
+    // with nothing stored, a call ends nothing and fires nothing.
+    let w = quiet_world(1, 300);
+    let tab = w.tab(0);
+    let stale = crate::world::fake_jwt(&serde_json::json!({
+        "sub": "u1", "iat": 1, "exp": 2, "aud": [crate::world::ORIGIN, crate::world::APP],
+    }));
+    for key in [crate::world::REFRESH, crate::world::END] {
+        w.truth.borrow_mut().remove(key);
+        tab.view.borrow_mut().remove(key);
+    }
+    w.truth
+        .borrow_mut()
+        .insert(crate::world::AUTH.into(), stale.clone());
+    tab.view
+        .borrow_mut()
+        .insert(crate::world::AUTH.into(), stale);
+    tab.open();
+    let call = tab.get_auth_token();
+    let (token, _) = timed(&w, call);
+    assert_eq!(token.map_err(|e| e.code), Err(Code::LoginRequired));
+    assert!(
+        !w.truth.borrow().contains_key(crate::world::AUTH),
+        "the expired session stays stored"
+    );
+    let events = tab.events.borrow().clone();
+    assert_eq!(
+        events.iter().map(|(_, e, r)| (*e, *r)).collect::<Vec<_>>(),
+        [(Event::SignedOut, Some("expired"))]
+    );
+    let call = tab.get_auth_token();
+    let (token, _) = timed(&w, call);
+    assert_eq!(token.map_err(|e| e.code), Err(Code::LoginRequired));
+    assert_eq!(
+        tab.events.borrow().len(),
+        1,
+        "an event for a session that was not there"
+    );
+    w.tear_down();
+}
