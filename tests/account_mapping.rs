@@ -4,7 +4,7 @@
 #![cfg(not(target_arch = "wasm32"))]
 
 use passage_user::client::account::{
-    apply, map, Member, CREATION_OPTIONS, CURRENT_USER, PASSKEY, SOCIAL_CONNECTIONS,
+    apply, get, map, Member, CREATION_OPTIONS, CURRENT_USER, PASSKEY, SOCIAL_CONNECTIONS,
 };
 use serde_json::{json, Value};
 
@@ -140,5 +140,42 @@ fn the_creation_options_keep_what_passage_js_passes_to_the_authenticator() {
     assert_eq!(
         options["authenticatorSelection"]["authenticatorAttachment"],
         Value::Null
+    );
+}
+
+#[test]
+fn a_member_is_read_from_an_object_and_absent_members_are_undefined() {
+    let reply = HostJson(json!({ "user": { "id": "u1" }, "devices": [] }));
+    assert_eq!(
+        get(&reply, "user").map(|j| j.0),
+        Some(json!({ "id": "u1" }))
+    );
+    assert_eq!(get(&reply, "devices").map(|j| j.0), Some(json!([])));
+    // Missing: undefined (the default), as `reply.missing` is.
+    assert_eq!(get(&reply, "missing").map(|j| j.0), Some(Value::Null));
+    // Not an object: nothing to read.
+    assert_eq!(get(&HostJson(json!([1, 2])), "user"), None);
+    assert_eq!(get(&HostJson(json!("text")), "user"), None);
+}
+
+#[test]
+fn members_passage_js_reads_with_optional_chaining_are_undefined_when_null() {
+    // `r.icons == null ? undefined : ...`-style members: null reads as
+    // undefined (the default), not as an error or a mapped null.
+    for member in [
+        Member::Present,
+        Member::ObjectOrUndefined(&PASSKEY),
+        Member::OptionalList(&PASSKEY),
+    ] {
+        assert_eq!(mapped(Value::Null, member), Some(Value::Null));
+    }
+    // Present keeps a value as it is; a list of another shape is refused.
+    assert_eq!(
+        mapped(json!({ "a": 1 }), Member::Present),
+        Some(json!({ "a": 1 }))
+    );
+    assert_eq!(
+        mapped(json!("not a list"), Member::OptionalList(&PASSKEY)),
+        None
     );
 }

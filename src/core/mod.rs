@@ -29,3 +29,22 @@ pub fn decimal(n: i64) -> alloc::string::String {
     digits(&mut out, n.unsigned_abs());
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::decimal;
+
+    #[test]
+    fn decimal_writes_every_digit_and_the_sign() {
+        for (n, text) in [
+            (0, "0"),
+            (7, "7"),
+            (10, "10"),
+            (1_800_000_000, "1800000000"),
+            (-5, "-5"),
+            (i64::MIN, "-9223372036854775808"),
+        ] {
+            assert_eq!(decimal(n), text);
+        }
+    }
+}

@@ -625,47 +625,61 @@ fn another_users_sign_in_during_this_tabs_sign_out_is_seen_at_once() {
 
 #[test]
 fn without_web_locks_two_calls_of_one_tab_hold_the_lock_one_after_the_other() {
-    // A refresh and a sign-out of the same tab both want the refresh lock:
-    // the tab announces it held, then free, then held again; never held
-    // twice at once (other tabs could not tell the two apart).
-    let w = signed_in_world_of(2, 300, 0, Browser::NoLocks);
-    w.exec.run(1000.0, || {});
-    let tab = w.tab(0);
-    let client = tab.client();
-    // The refresh takes the lock, and its request is held a while.
-    tab.frozen_until.set(w.now() + 1_000.0);
-    let refresh = client.refresh(true);
-    w.exec.spawn(async move {
-        let _ = refresh.await;
-    });
-    w.exec.run(500.0, || {});
-    let sign_out = client.sign_out();
-    w.exec.spawn(async move {
-        let _ = sign_out.await;
-    });
-    w.exec.run(10_000.0, || {});
-    let mut holding = std::collections::HashMap::new();
-    for (tab, m) in w.lock_messages.borrow().iter().filter(|(tab, _)| *tab == 0) {
-        let held = holding.entry(m.name).or_insert(false);
-        match m.kind {
-            LockKind::Held => {
-                assert!(!*held, "tab {tab} announced a lock it already held");
-                *held = true;
+    // A refresh and a sign-out of the same tab both want the refresh lock
+    // (the sign-out while the refresh still claims it, or holds it): the
+    // tab announces it held, then free, then held again, never held twice
+    // at once (other tabs could not tell the two apart), and the second
+    // goes on as soon as the first lets go.
+    for delay in [100.0, 500.0] {
+        let w = signed_in_world_of(2, 300, 0, Browser::NoLocks);
+        w.exec.run(1000.0, || {});
+        let tab = w.tab(0);
+        let client = tab.client();
+        // The refresh's request is held a while.
+        tab.frozen_until.set(w.now() + 1_000.0);
+        let refresh = client.refresh(true);
+        let refreshed = Rc::new(Cell::new(None));
+        let (done, exec) = (refreshed.clone(), w.exec.clone());
+        w.exec.spawn(async move {
+            let _ = refresh.await;
+            done.set(Some(exec.now()));
+        });
+        w.exec.run(delay, || {});
+        let start = w.now();
+        let (confirmed, ms) = timed(&w, client.sign_out());
+        assert!(confirmed);
+        let signed_out = start + ms;
+        let mut holding = std::collections::HashMap::new();
+        let messages = w.lock_messages.borrow().clone();
+        for (_, m) in messages.iter().filter(|(tab, _)| *tab == 0) {
+            let held = holding.entry(m.name).or_insert(false);
+            match m.kind {
+                LockKind::Held => {
+                    assert!(!*held, "after {delay} ms: a lock announced held twice");
+                    *held = true;
+                }
+                LockKind::Free => *held = false,
+                LockKind::Claim => {}
             }
-            LockKind::Free => *held = false,
-            LockKind::Claim => {}
         }
-    }
-    assert!(
-        w.lock_messages
-            .borrow()
+        let helds = messages
             .iter()
             .filter(|(t, m)| *t == 0 && m.kind == LockKind::Held)
-            .count()
-            >= 2,
-        "the refresh and the sign-out did not both take the lock"
-    );
-    w.tear_down();
+            .count();
+        assert!(
+            helds >= 2,
+            "after {delay} ms: the two did not both take the lock"
+        );
+        // The sign-out's hold began right after the refresh let go (a claim
+        // window), not after a wait for some other tab's message.
+        let refresh_done = refreshed.get().expect("the refresh settled");
+        assert!(
+            signed_out - refresh_done < 2_000.0,
+            "after {delay} ms: the sign-out waited {} ms",
+            signed_out - refresh_done
+        );
+        w.tear_down();
+    }
 }
 
 #[test]
@@ -1026,6 +1040,92 @@ fn an_expired_token_without_a_refresh_token_ends_the_session_once() {
         tab.events.borrow().len(),
         1,
         "an event for a session that was not there"
+    );
+    w.tear_down();
+}
+
+#[test]
+fn the_web_lock_of_a_refresh_names_the_auth_server_and_the_app() {
+    let w = quiet_world(1, 300);
+    let client = w.tab(0).client();
+    let (token, _) = timed(&w, client.refresh(true));
+    assert!(token.is_ok());
+    let name = format!(
+        "psg_refresh {}/v1/apps/{}",
+        crate::world::ORIGIN,
+        crate::world::APP
+    );
+    assert!(
+        w.lock_names.borrow().contains(&name),
+        "{:?}",
+        w.lock_names.borrow()
+    );
+    w.tear_down();
+}
+
+#[test]
+fn without_web_locks_a_pending_revocation_is_not_held_up_by_the_refresh_lock() {
+    // Tab 0 holds the refresh lock (its request is held); tab 1 opens with
+    // a pending revocation: the revocation lock is another lock, so it is
+    // sent at once.
+    let w = signed_in_world_of(2, 300, 0, Browser::NoLocks);
+    w.exec.run(1000.0, || {});
+    let rt = w.truth.borrow()[crate::world::REFRESH].clone();
+    let holder = w.tab(0);
+    holder.frozen_until.set(f64::INFINITY);
+    let refresh = holder.client().refresh(true);
+    w.exec.spawn(async move {
+        let _ = refresh.await;
+    });
+    w.exec.run(500.0, || {});
+    let pending = serde_json::to_string(&[&rt]).unwrap();
+    let tab = w.tab(1);
+    w.truth
+        .borrow_mut()
+        .insert(crate::world::PENDING.into(), pending.clone());
+    tab.view
+        .borrow_mut()
+        .insert(crate::world::PENDING.into(), pending);
+    tab.open();
+    w.exec.run(1_000.0, || {});
+    let revoked = w
+        .server
+        .received
+        .borrow()
+        .iter()
+        .any(|(m, _)| *m == passage_user::ports::Method::Delete);
+    assert!(revoked, "the revocation waited for the refresh lock");
+    w.tear_down();
+}
+
+#[test]
+fn a_sign_out_with_nothing_to_sign_out_waits_for_the_holders_queued_before_it() {
+    // Tab 0 holds the refresh lock (its request held a while); tab 1 signs
+    // out, its clean-up queued behind that lock. Tab 2, whose copy already
+    // has the clear, has nothing to sign out: its signOut() still resolves
+    // only after the holders queued before it.
+    let w = quiet_world(3, 300);
+    let (a, b, c) = (w.tab(0), w.tab(1), w.tab(2));
+    a.frozen_until.set(w.now() + 2_000.0);
+    let refresh = a.client().refresh(true);
+    w.exec.spawn(async move {
+        let _ = refresh.await;
+    });
+    w.exec.run(100.0, || {});
+    let first = b.client().sign_out();
+    w.exec.spawn(async move {
+        first.await;
+    });
+    w.exec.run(200.0, || {});
+    assert!(
+        c.client().session().is_empty(),
+        "tab 2 has not heard the clear"
+    );
+    let client = c.client();
+    let (_, ms) = timed(&w, client.sign_out());
+    assert!(
+        ms >= 1_000.0,
+        "resolved after {ms} ms, before the lock's holders were done"
     );
     w.tear_down();
 }

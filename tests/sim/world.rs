@@ -116,6 +116,8 @@ pub struct World {
     pub trace: RefCell<Option<Trace>>,
     /// Every lock message a page posted, with the page's tab.
     pub lock_messages: RefCell<Vec<(usize, LockMessage)>>,
+    /// The name of every Web Lock a page asked for.
+    pub lock_names: RefCell<Vec<String>>,
 }
 
 impl World {
@@ -138,6 +140,7 @@ impl World {
             tabs: RefCell::new(Vec::new()),
             trace: RefCell::new(None),
             lock_messages: RefCell::new(Vec::new()),
+            lock_names: RefCell::new(Vec::new()),
         });
         for id in 0..settings.tabs {
             let tab = Rc::new(Tab {
@@ -791,6 +794,7 @@ fn request_lock(
     name: &str,
     timeout_ms: u32,
 ) -> impl Future<Output = Locked<SimGuard>> + 'static {
+    world.lock_names.borrow_mut().push(name.to_string());
     let (tx, rx) = oneshot();
     let id = world.lock_ids.get() + 1;
     world.lock_ids.set(id);
