@@ -1129,3 +1129,84 @@ fn a_sign_out_with_nothing_to_sign_out_waits_for_the_holders_queued_before_it() 
     );
     w.tear_down();
 }
+
+#[test]
+fn a_lock_wait_that_runs_out_while_the_lock_changes_hands_waits_again() {
+    // The first wait runs out (as on a frozen holder). If another tab's
+    // refresh was handed off meanwhile, the queue is moving: ask again.
+    // If nothing moved, go on without the lock.
+    for moved in [true, false] {
+        let w = quiet_world(1, 300);
+        let tab = w.tab(0);
+        tab.lock_waits_run_out.set(1);
+        let client = tab.client();
+        let refresh = client.refresh(true);
+        if moved {
+            let client = client.clone();
+            w.exec.at(1_000.0, move || {
+                client.signal(passage_user::ports::Signal::Unchanged)
+            });
+        }
+        let (token, _) = timed(&w, refresh);
+        assert!(token.is_ok(), "{token:?}");
+        let asked = w
+            .lock_names
+            .borrow()
+            .iter()
+            .filter(|n| n.starts_with("psg_refresh"))
+            .count();
+        assert_eq!(
+            asked,
+            if moved { 1 } else { 0 } + 0,
+            "moved {moved}: Web Lock requests"
+        );
+        w.tear_down();
+    }
+}
+
+#[test]
+fn a_store_only_this_tab_reads_takes_no_lock() {
+    let w = signed_in_world_of(2, 300, 0, Browser::NoLocks);
+    let tab = w.tab(1);
+    tab.store_memory.set(true);
+    tab.open();
+    let pair = w.server.login(&w, "u2");
+    let fields: AuthResultFields = serde_json::from_value(pair).expect("an AuthResult");
+    tab.client()
+        .set_auth_result(fields.read().expect("fields"))
+        .expect("a valid AuthResult");
+    let client = tab.client();
+    let (token, ms) = timed(&w, client.refresh(true));
+    assert!(token.is_ok(), "{token:?}");
+    assert!(
+        ms < f64::from(passage_user::client::CLAIM_MS),
+        "waited {ms} ms for a lock"
+    );
+    assert!(
+        w.lock_messages.borrow().iter().all(|(t, _)| *t != 1),
+        "lock messages"
+    );
+    w.tear_down();
+}
+
+#[test]
+fn without_web_locks_a_holder_that_never_lets_go_blocks_no_longer_than_the_lock_wait() {
+    // Tab 0 holds the lock and answers every claim, but its request never
+    // goes out. Tab 1 waits at most the lock wait (4 x the request timeout),
+    // then goes on alone.
+    let w = signed_in_world_of(2, 300, 0, Browser::NoLocks);
+    w.exec.run(1000.0, || {});
+    let holder = w.tab(0);
+    holder.frozen_until.set(f64::INFINITY);
+    let refresh = holder.client().refresh(true);
+    w.exec.spawn(async move {
+        let _ = refresh.await;
+    });
+    w.exec.run(500.0, || {});
+    let client = w.tab(1).client();
+    let (token, ms) = timed(&w, client.refresh(true));
+    assert!(token.is_ok(), "{token:?}");
+    let wait = 4.0 * f64::from(TIMEOUT_MS);
+    assert!(ms >= wait && ms < wait + 5_000.0, "went on after {ms} ms");
+    w.tear_down();
+}

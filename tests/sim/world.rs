@@ -160,6 +160,8 @@ impl World {
                 heard_with: RefCell::new(Vec::new()),
                 store_full: Cell::new(false),
                 store_async: Cell::new(false),
+                store_memory: Cell::new(false),
+                lock_waits_run_out: Cell::new(0),
             });
             world.tabs.borrow_mut().push(tab.clone());
             tab.open();
@@ -222,6 +224,11 @@ pub struct Tab {
     /// The page's store answers later, as an app's store whose methods
     /// return promises does.
     pub store_async: Cell<bool>,
+    /// The page keeps its session in memory only (the memory store).
+    pub store_memory: Cell<bool>,
+    /// This many of the page's next Web Lock waits run out (as a wait on a
+    /// frozen holder would), whatever the lock's state.
+    pub lock_waits_run_out: Cell<u32>,
 }
 
 impl Tab {
@@ -326,7 +333,9 @@ impl Tab {
             leeway_ms: None,
             timeout_ms: world.settings.timeout_ms,
         };
-        let store: Box<dyn Store> = if self.store_async.get() {
+        let store: Box<dyn Store> = if self.store_memory.get() {
+            Box::new(passage_user::client::MemoryStore::default())
+        } else if self.store_async.get() {
             Box::new(Later(store))
         } else {
             Box::new(store)
@@ -488,12 +497,22 @@ impl Locks for SimPorts {
     ) -> impl Future<Output = Locked<SimGuard>> + 'static {
         let world = self.world();
         let alive = self.alive();
+        let runs_out = alive.as_ref().is_some_and(|tab| {
+            let n = tab.lock_waits_run_out.get();
+            tab.lock_waits_run_out.set(n.saturating_sub(1));
+            n > 0 && world.settings.browser == Browser::WebLocks
+        });
         let answer = alive
             .as_ref()
-            .filter(|_| world.settings.browser == Browser::WebLocks)
+            .filter(|_| world.settings.browser == Browser::WebLocks && !runs_out)
             .map(|tab| request_lock(&world, tab, name, timeout_ms));
         let alive = alive.is_some();
+        let wait = world.exec.sleep(f64::from(timeout_ms));
         async move {
+            if runs_out {
+                wait.await;
+                return Locked::TimedOut;
+            }
             match answer {
                 Some(answer) => answer.await,
                 None if alive => Locked::NoLocks,
