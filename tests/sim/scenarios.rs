@@ -1157,7 +1157,7 @@ fn a_lock_wait_that_runs_out_while_the_lock_changes_hands_waits_again() {
             .count();
         assert_eq!(
             asked,
-            if moved { 1 } else { 0 } + 0,
+            usize::from(moved),
             "moved {moved}: Web Lock requests"
         );
         w.tear_down();
