@@ -378,10 +378,15 @@ fn without_web_locks_a_holder_gone_without_a_word_delays_the_others_once() {
 /// One tab signed in with a session the server ends `session_s` after the
 /// login, no faults, Web Locks.
 fn world_with_session_end(session_s: i64) -> Rc<World> {
+    world_of_tabs_with_session_end(1, session_s)
+}
+
+/// The same with `tabs` tabs.
+fn world_of_tabs_with_session_end(tabs: usize, session_s: i64) -> Rc<World> {
     let w = World::new(
         7,
         Settings {
-            tabs: 1,
+            tabs,
             faults: 0.0,
             lifetime: 300,
             timeout_ms: TIMEOUT_MS,
@@ -1208,5 +1213,61 @@ fn without_web_locks_a_holder_that_never_lets_go_blocks_no_longer_than_the_lock_
     assert!(token.is_ok(), "{token:?}");
     let wait = 4.0 * f64::from(TIMEOUT_MS);
     assert!(ms >= wait && ms < wait + 5_000.0, "went on after {ms} ms");
+    w.tear_down();
+}
+
+#[test]
+fn a_session_ended_in_a_store_that_answers_later_is_heard_by_the_other_tabs() {
+    // An app's store fires no storage event: once it has cleared, the
+    // other tabs hear of the end on the channel.
+    let w = world_of_tabs_with_session_end(2, 10);
+    for i in 0..2 {
+        w.tab(i).store_async.set(true);
+        w.tab(i).open();
+    }
+    let call = w.tab(1).get_auth_token();
+    let (token, _) = timed_now(&w, call);
+    assert!(token.is_ok(), "{token:?}");
+    w.exec.run(20_000.0, || {});
+    let call = w.tab(0).get_auth_token();
+    let (token, _) = timed_now(&w, call);
+    assert_eq!(token.map_err(|e| e.code), Err(Code::LoginRequired));
+    w.exec.run(1_000.0, || {});
+    assert!(
+        signed_out(&w, 1),
+        "tab 1 did not hear that the session ended"
+    );
+    w.tear_down();
+}
+
+#[test]
+fn a_sign_out_revokes_the_stored_session_before_its_event_arrives() {
+    // Another tab's sign-in is in storage, its event not yet delivered:
+    // the sign-out ends what is stored, not what memory still holds.
+    let w = quiet_world(1, 300);
+    let tab = w.tab(0);
+    let pair = w.server.login(&w, "u2");
+    for (key, field) in [
+        (crate::world::AUTH, "auth_token"),
+        (crate::world::REFRESH, "refresh_token"),
+    ] {
+        let value = pair[field].as_str().expect("a token").to_string();
+        w.truth.borrow_mut().insert(key.into(), value.clone());
+        tab.view.borrow_mut().insert(key.into(), value);
+    }
+    let client = tab.client();
+    let (_, _) = timed(&w, client.sign_out());
+    let revoked: Vec<_> = w
+        .server
+        .families
+        .borrow()
+        .iter()
+        .map(|f| f.revoked)
+        .collect();
+    assert_eq!(
+        revoked[1],
+        Some("sign_out"),
+        "the stored session was not revoked: {revoked:?}"
+    );
     w.tear_down();
 }

@@ -625,6 +625,15 @@ impl SimStore {
                 }
             }
         }
+        // An app's own store (promises) is one store for every tab, and
+        // fires no storage event: other tabs hear of its writes on the
+        // channel only.
+        if me.store_async.get() {
+            for tab in world.tabs.borrow().iter() {
+                *tab.view.borrow_mut() = world.truth.borrow().clone();
+            }
+            return;
+        }
         for tab in world.tabs.borrow().iter() {
             if tab.id == me.id {
                 continue;
