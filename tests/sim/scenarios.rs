@@ -20,7 +20,7 @@ use passage_user::ports::Event;
 
 use crate::world::{claims_of, Browser, Settings, World, START};
 use crate::TIMEOUT_MS;
-use passage_user::client::PROBE_MS;
+use passage_user::client::{CLAIM_MS, LINGER_MS, PROBE_MS};
 use passage_user::ports::LockKind;
 
 /// A world of one or more tabs with a signed-in user, no faults.
@@ -1268,6 +1268,44 @@ fn a_sign_out_revokes_the_stored_session_before_its_event_arrives() {
         revoked[1],
         Some("sign_out"),
         "the stored session was not revoked: {revoked:?}"
+    );
+    w.tear_down();
+}
+
+#[test]
+fn without_web_locks_a_tab_waiting_on_a_holder_takes_the_lock_one_claim_window_after_its_release() {
+    // Tab 0 holds the lock while its request waits a second; tab 1 asks
+    // meanwhile. Once the holder lets go, tab 1 claims for one claim
+    // window, not for the longer window that gives a silent holder time to
+    // answer a probe.
+    let w = signed_in_world_of(2, 300, 0, Browser::NoLocks);
+    w.exec.run(1000.0, || {});
+    let holder = w.tab(0);
+    holder.frozen_until.set(w.now() + 1_000.0);
+    let released: Rc<Cell<f64>> = Rc::default();
+    let (refresh, at, exec) = (
+        holder.client().refresh(true),
+        released.clone(),
+        w.exec.clone(),
+    );
+    w.exec.spawn(async move {
+        let _ = refresh.await;
+        at.set(exec.now());
+    });
+    w.exec.run(300.0, || {});
+    let (client, asked) = (w.tab(1).client(), w.now());
+    let (token, ms) = timed(&w, client.refresh(true));
+    assert!(token.is_ok(), "{token:?}");
+    assert!(
+        released.get() > asked,
+        "the holder was done before tab 1 asked"
+    );
+    let after = asked + ms - released.get();
+    // The holder's linger, one claim window, and 100 ms for the messages
+    // and tab 1's request at 8 ms of lag; a probe window would be 1 s.
+    assert!(
+        after < f64::from(LINGER_MS + CLAIM_MS) + 100.0,
+        "took the lock {after} ms after the holder's refresh settled"
     );
     w.tear_down();
 }
