@@ -18,7 +18,7 @@ use passage_user::client::values::AuthResultFields;
 use passage_user::core::error::{Code, Error};
 use passage_user::ports::Event;
 
-use crate::world::{claims_of, Browser, Settings, World, START};
+use crate::world::{claims_of, Browser, Settings, Tab, World, START};
 use crate::TIMEOUT_MS;
 use passage_user::client::{CLAIM_MS, LINGER_MS, PROBE_MS};
 use passage_user::ports::LockKind;
@@ -50,13 +50,25 @@ fn signed_in_world_of(tabs: usize, lifetime: i64, grace: i64, browser: Browser) 
             browser,
         },
     );
-    let pair = w.server.login(&w, "u1");
-    let fields: AuthResultFields = serde_json::from_value(pair).expect("an AuthResult");
-    w.tab(0)
-        .client()
+    sign_in(&w, &w.tab(0), "u1");
+    w
+}
+
+/// Signs `sub` in on `tab` with a fresh login; answers the login's pair.
+fn sign_in(w: &World, tab: &Tab, sub: &str) -> serde_json::Value {
+    let pair = w.server.login(w, sub);
+    let fields: AuthResultFields = serde_json::from_value(pair.clone()).expect("an AuthResult");
+    tab.client()
         .set_auth_result(fields.read().expect("well-typed fields"))
         .expect("a valid AuthResult");
-    w
+    pair
+}
+
+/// Starts `work` in the background; its outcome is not looked at.
+fn start<T: 'static>(w: &World, work: impl Future<Output = T> + 'static) {
+    w.exec.spawn(async move {
+        let _ = work.await;
+    });
 }
 
 /// Runs `work` to its end; answers its output and the simulated ms it took.
@@ -205,10 +217,7 @@ fn reopened_after_rotation(later_ms: f64) -> (Rc<World>, String, f64) {
     let w = signed_in_world(1, 20, 30);
     w.exec.run(19_000.0, || {});
     let first = w.server.families.borrow()[0].current.clone();
-    let refresh = w.tab(0).client().refresh(true);
-    w.exec.spawn(async move {
-        let _ = refresh.await;
-    });
+    start(&w, w.tab(0).client().refresh(true));
     let reopened = Cell::new(false);
     w.exec.run(100.0, || {
         if !reopened.get() && w.server.families.borrow()[0].current != first {
@@ -352,10 +361,7 @@ fn without_web_locks_a_holder_gone_without_a_word_delays_the_others_once() {
     // page dies without a word: no "free" ever comes.
     let (holder, other) = (w.tab(1), w.tab(0));
     holder.frozen_until.set(f64::INFINITY);
-    let refresh = holder.client().refresh(true);
-    w.exec.spawn(async move {
-        let _ = refresh.await;
-    });
+    start(&w, holder.client().refresh(true));
     w.exec.run(500.0, || {});
     holder.crash();
     // The first refresh waits out the silent holder (a probe's wait and
@@ -396,12 +402,7 @@ fn world_of_tabs_with_session_end(tabs: usize, session_s: i64) -> Rc<World> {
         },
     );
     w.server.session_s.set(Some(session_s));
-    let pair = w.server.login(&w, "u1");
-    let fields: AuthResultFields = serde_json::from_value(pair).expect("an AuthResult");
-    w.tab(0)
-        .client()
-        .set_auth_result(fields.read().expect("well-typed fields"))
-        .expect("a valid AuthResult");
+    sign_in(&w, &w.tab(0), "u1");
     w.exec.run(1000.0, || {});
     w
 }
@@ -559,10 +560,7 @@ fn a_tab_signing_out_never_hands_out_a_crossing_refreshs_write_back() {
         .expect("a valid AuthResult");
     w.exec.run(1000.0, || {});
     let (a, b) = (w.tab(0), w.tab(1));
-    let refresh = a.client().refresh(true);
-    w.exec.spawn(async move {
-        let _ = refresh.await;
-    });
+    start(&w, a.client().refresh(true));
     let asked: Rc<RefCell<Option<Result<String, Error>>>> = Rc::default();
     let (slot, exec, world) = (asked.clone(), w.exec.clone(), w.clone());
     let (signed_out, arrived) = (Cell::new(false), Cell::new(false));
@@ -602,10 +600,7 @@ fn another_users_sign_in_during_this_tabs_sign_out_is_seen_at_once() {
     let w = quiet_world(3, 300);
     let (a, b, c) = (w.tab(0), w.tab(1), w.tab(2));
     a.frozen_until.set(f64::INFINITY);
-    let refresh = a.client().refresh(true);
-    w.exec.spawn(async move {
-        let _ = refresh.await;
-    });
+    start(&w, a.client().refresh(true));
     w.exec.run(100.0, || {});
     let signing_out = b.client().sign_out();
     let settled = Rc::new(Cell::new(false));
@@ -615,11 +610,7 @@ fn another_users_sign_in_during_this_tabs_sign_out_is_seen_at_once() {
         done.set(true);
     });
     w.exec.run(100.0, || {});
-    let pair = w.server.login(&w, "u2");
-    let fields: AuthResultFields = serde_json::from_value(pair.clone()).expect("an AuthResult");
-    c.client()
-        .set_auth_result(fields.read().expect("well-typed fields"))
-        .expect("a valid AuthResult");
+    let pair = sign_in(&w, &c, "u2");
     w.exec.run(200.0, || {});
     assert!(!settled.get(), "the sign-out did not wait for the lock");
     let call = b.get_auth_token();
@@ -703,11 +694,7 @@ fn other_tabs_hear_a_refresh_once_with_the_new_token_a_sign_in_as_such_and_a_sig
     assert_eq!(heard(&b)[before..], [Event::TokenRefreshed]);
     assert_eq!(b.heard_with.borrow().last().cloned().flatten(), Some(token));
     // Another user's sign-in is a sign-in, not a refresh.
-    let pair = w.server.login(&w, "u2");
-    let fields: AuthResultFields = serde_json::from_value(pair).expect("an AuthResult");
-    a.client()
-        .set_auth_result(fields.read().expect("fields"))
-        .expect("a valid AuthResult");
+    sign_in(&w, &a, "u2");
     w.exec.run(1000.0, || {});
     assert_eq!(heard(&b).last(), Some(&Event::SignedIn));
     // A sign-out there is heard here as one; a clear seen with nothing
@@ -752,21 +739,11 @@ fn a_second_sign_out_after_another_users_sign_in_signs_that_user_out_too() {
     let w = quiet_world(3, 300);
     let (a, b, c) = (w.tab(0), w.tab(1), w.tab(2));
     a.frozen_until.set(w.now() + 3_000.0);
-    let refresh = a.client().refresh(true);
-    w.exec.spawn(async move {
-        let _ = refresh.await;
-    });
+    start(&w, a.client().refresh(true));
     w.exec.run(100.0, || {});
-    let first = b.client().sign_out();
-    w.exec.spawn(async move {
-        first.await;
-    });
+    start(&w, b.client().sign_out());
     w.exec.run(100.0, || {});
-    let pair = w.server.login(&w, "u2");
-    let fields: AuthResultFields = serde_json::from_value(pair).expect("an AuthResult");
-    c.client()
-        .set_auth_result(fields.read().expect("fields"))
-        .expect("a valid AuthResult");
+    sign_in(&w, &c, "u2");
     w.exec.run(200.0, || {});
     let second = b.client().sign_out();
     let (confirmed, _) = timed(&w, second);
@@ -856,12 +833,8 @@ fn a_login_in_step_with_our_clock_reads_the_servers_clock() {
         },
     );
     w.server.session_s.set(Some(10));
-    let pair = w.server.login(&w, "u1");
-    let fields: AuthResultFields = serde_json::from_value(pair).expect("an AuthResult");
     let tab = w.tab(0);
-    tab.client()
-        .set_auth_result(fields.read().expect("fields"))
-        .expect("a valid AuthResult");
+    sign_in(&w, &tab, "u1");
     w.exec.run(20_000.0, || {});
     let call = tab.get_auth_token();
     let (token, _) = timed_now(&w, call);
@@ -877,16 +850,9 @@ fn a_sign_in_while_this_tabs_refresh_is_out_wins_over_its_reply() {
     let w = quiet_world(1, 300);
     let tab = w.tab(0);
     tab.frozen_until.set(w.now() + 1_000.0);
-    let refresh = tab.client().refresh(true);
-    w.exec.spawn(async move {
-        let _ = refresh.await;
-    });
+    start(&w, tab.client().refresh(true));
     w.exec.run(100.0, || {});
-    let pair = w.server.login(&w, "u2");
-    let fields: AuthResultFields = serde_json::from_value(pair.clone()).expect("an AuthResult");
-    tab.client()
-        .set_auth_result(fields.read().expect("fields"))
-        .expect("a valid AuthResult");
+    let pair = sign_in(&w, &tab, "u2");
     w.exec.run(5_000.0, || {});
     let token = tab.cache.borrow().0.clone();
     assert_eq!(
@@ -908,11 +874,7 @@ fn a_sign_in_while_this_tabs_refresh_is_out_wins_over_its_reply() {
 fn after_a_sign_in_this_tab_still_hears_another_tabs_sign_out() {
     let w = quiet_world(2, 300);
     let (a, b) = (w.tab(0), w.tab(1));
-    let pair = w.server.login(&w, "u2");
-    let fields: AuthResultFields = serde_json::from_value(pair).expect("an AuthResult");
-    a.client()
-        .set_auth_result(fields.read().expect("fields"))
-        .expect("a valid AuthResult");
+    sign_in(&w, &a, "u2");
     w.exec.run(1_000.0, || {});
     let client = b.client();
     let (_, _) = timed(&w, client.sign_out());
@@ -927,11 +889,7 @@ fn a_sign_in_revokes_the_replaced_session_where_it_was_issued() {
     // Our app's previous session is revoked at our app.
     let w = quiet_world(1, 300);
     let tab = w.tab(0);
-    let pair = w.server.login(&w, "u2");
-    let fields: AuthResultFields = serde_json::from_value(pair).expect("an AuthResult");
-    tab.client()
-        .set_auth_result(fields.read().expect("fields"))
-        .expect("a valid AuthResult");
+    sign_in(&w, &tab, "u2");
     w.exec.run(5_000.0, || {});
     let first = w.server.families.borrow()[0].revoked;
     assert_eq!(first, Some("sign_out"), "the replaced session lives on");
@@ -946,11 +904,7 @@ fn a_sign_in_revokes_the_replaced_session_where_it_was_issued() {
         w.truth.borrow_mut().insert(key.into(), value.clone());
         tab.view.borrow_mut().insert(key.into(), value);
     }
-    let pair = w.server.login(&w, "u3");
-    let fields: AuthResultFields = serde_json::from_value(pair).expect("an AuthResult");
-    tab.client()
-        .set_auth_result(fields.read().expect("fields"))
-        .expect("a valid AuthResult");
+    sign_in(&w, &tab, "u3");
     w.exec.run(5_000.0, || {});
     let at_app2 = format!(
         "{}/v1/apps/app2/tokens?refresh_token=rt-app2",
@@ -989,11 +943,7 @@ fn a_sign_in_reaches_a_store_that_answers_later() {
     let tab = w.tab(0);
     tab.store_async.set(true);
     tab.open();
-    let pair = w.server.login(&w, "u2");
-    let fields: AuthResultFields = serde_json::from_value(pair.clone()).expect("an AuthResult");
-    tab.client()
-        .set_auth_result(fields.read().expect("fields"))
-        .expect("a valid AuthResult");
+    let pair = sign_in(&w, &tab, "u2");
     w.exec.run(1_000.0, || {});
     assert_eq!(
         w.truth
@@ -1078,10 +1028,7 @@ fn without_web_locks_a_pending_revocation_is_not_held_up_by_the_refresh_lock() {
     let rt = w.truth.borrow()[crate::world::REFRESH].clone();
     let holder = w.tab(0);
     holder.frozen_until.set(f64::INFINITY);
-    let refresh = holder.client().refresh(true);
-    w.exec.spawn(async move {
-        let _ = refresh.await;
-    });
+    start(&w, holder.client().refresh(true));
     w.exec.run(500.0, || {});
     let pending = serde_json::to_string(&[&rt]).unwrap();
     let tab = w.tab(1);
@@ -1112,15 +1059,9 @@ fn a_sign_out_with_nothing_to_sign_out_waits_for_the_holders_queued_before_it() 
     let w = quiet_world(3, 300);
     let (a, b, c) = (w.tab(0), w.tab(1), w.tab(2));
     a.frozen_until.set(w.now() + 2_000.0);
-    let refresh = a.client().refresh(true);
-    w.exec.spawn(async move {
-        let _ = refresh.await;
-    });
+    start(&w, a.client().refresh(true));
     w.exec.run(100.0, || {});
-    let first = b.client().sign_out();
-    w.exec.spawn(async move {
-        first.await;
-    });
+    start(&w, b.client().sign_out());
     w.exec.run(200.0, || {});
     assert!(
         c.client().session().is_empty(),
@@ -1175,11 +1116,7 @@ fn a_store_only_this_tab_reads_takes_no_lock() {
     let tab = w.tab(1);
     tab.store_memory.set(true);
     tab.open();
-    let pair = w.server.login(&w, "u2");
-    let fields: AuthResultFields = serde_json::from_value(pair).expect("an AuthResult");
-    tab.client()
-        .set_auth_result(fields.read().expect("fields"))
-        .expect("a valid AuthResult");
+    sign_in(&w, &tab, "u2");
     let client = tab.client();
     let (token, ms) = timed(&w, client.refresh(true));
     assert!(token.is_ok(), "{token:?}");
@@ -1203,10 +1140,7 @@ fn without_web_locks_a_holder_that_never_lets_go_blocks_no_longer_than_the_lock_
     w.exec.run(1000.0, || {});
     let holder = w.tab(0);
     holder.frozen_until.set(f64::INFINITY);
-    let refresh = holder.client().refresh(true);
-    w.exec.spawn(async move {
-        let _ = refresh.await;
-    });
+    start(&w, holder.client().refresh(true));
     w.exec.run(500.0, || {});
     let client = w.tab(1).client();
     let (token, ms) = timed(&w, client.refresh(true));
