@@ -396,24 +396,7 @@ impl Payload {
         // The last path segment of `iss`; a URL (`scheme://`) without a
         // path names no app.
         from_aud.or_else(|| match &self.iss {
-            Some(Json::Str(iss)) => {
-                let path = match iss.split_once("://") {
-                    Some((scheme, rest))
-                        if scheme.starts_with(|c: char| c.is_ascii_alphabetic())
-                            && scheme
-                                .chars()
-                                .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c)) =>
-                    {
-                        &rest[rest.find('/')?..]
-                    }
-                    _ => iss.as_str(),
-                };
-                path.trim_end_matches('/')
-                    .rsplit('/')
-                    .next()
-                    .filter(|s| !s.is_empty())
-                    .map(str::to_owned)
-            }
+            Some(Json::Str(iss)) => checks::app_of_iss(iss),
             _ => None,
         })
     }

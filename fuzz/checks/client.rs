@@ -183,7 +183,12 @@ fn app_id(map: &Map<String, Value>) -> Option<String> {
     if let Some(id) = from_aud {
         return Some(id.to_owned());
     }
-    let iss = map.get("iss")?.as_str()?;
+    app_of_iss(map.get("iss")?.as_str()?)
+}
+
+/// The app an `iss` names: its last path segment; a URL (`scheme://...`)
+/// without a path names none.
+pub fn app_of_iss(iss: &str) -> Option<String> {
     let path = match iss.split_once("://") {
         Some((scheme, rest))
             if scheme.starts_with(|c: char| c.is_ascii_alphabetic())
