@@ -34,6 +34,7 @@
 #![cfg(not(target_arch = "wasm32"))]
 
 mod exec;
+mod locks;
 mod scenarios;
 mod world;
 

@@ -24,7 +24,7 @@ use passage_user::client::{CLAIM_MS, LINGER_MS, PROBE_MS};
 use passage_user::ports::LockKind;
 
 /// A world of one or more tabs with a signed-in user, no faults.
-fn quiet_world(tabs: usize, lifetime: i64) -> Rc<World> {
+pub(crate) fn quiet_world(tabs: usize, lifetime: i64) -> Rc<World> {
     let w = signed_in_world(tabs, lifetime, 0);
     w.exec.run(1000.0, || {});
     w
@@ -32,12 +32,17 @@ fn quiet_world(tabs: usize, lifetime: i64) -> Rc<World> {
 
 /// `tabs` tabs without faults, 8 ms of lag, tokens of `lifetime` s and
 /// the server's `grace`; tab 0 has just signed in u1.
-fn signed_in_world(tabs: usize, lifetime: i64, grace: i64) -> Rc<World> {
+pub(crate) fn signed_in_world(tabs: usize, lifetime: i64, grace: i64) -> Rc<World> {
     signed_in_world_of(tabs, lifetime, grace, Browser::WebLocks)
 }
 
 /// The same in a browser that offers `browser`.
-fn signed_in_world_of(tabs: usize, lifetime: i64, grace: i64, browser: Browser) -> Rc<World> {
+pub(crate) fn signed_in_world_of(
+    tabs: usize,
+    lifetime: i64,
+    grace: i64,
+    browser: Browser,
+) -> Rc<World> {
     let w = World::new(
         7,
         Settings {
@@ -55,7 +60,7 @@ fn signed_in_world_of(tabs: usize, lifetime: i64, grace: i64, browser: Browser) 
 }
 
 /// Signs `sub` in on `tab` with a fresh login; answers the login's pair.
-fn sign_in(w: &World, tab: &Tab, sub: &str) -> serde_json::Value {
+pub(crate) fn sign_in(w: &World, tab: &Tab, sub: &str) -> serde_json::Value {
     let pair = w.server.login(w, sub);
     let fields: AuthResultFields = serde_json::from_value(pair.clone()).expect("an AuthResult");
     tab.client()
@@ -65,14 +70,14 @@ fn sign_in(w: &World, tab: &Tab, sub: &str) -> serde_json::Value {
 }
 
 /// Starts `work` in the background; its outcome is not looked at.
-fn start<T: 'static>(w: &World, work: impl Future<Output = T> + 'static) {
+pub(crate) fn start<T: 'static>(w: &World, work: impl Future<Output = T> + 'static) {
     w.exec.spawn(async move {
         let _ = work.await;
     });
 }
 
 /// Runs `work` to its end; answers its output and the simulated ms it took.
-fn timed<T: 'static>(w: &World, work: impl Future<Output = T> + 'static) -> (T, f64) {
+pub(crate) fn timed<T: 'static>(w: &World, work: impl Future<Output = T> + 'static) -> (T, f64) {
     let out: Rc<RefCell<Option<(T, f64)>>> = Rc::default();
     let start = w.now();
     let (slot, exec) = (out.clone(), w.exec.clone());
@@ -87,7 +92,10 @@ fn timed<T: 'static>(w: &World, work: impl Future<Output = T> + 'static) -> (T, 
 
 /// Like `timed`, but without running the clock on: for calls that settle
 /// without waiting.
-fn timed_now<T: 'static>(w: &World, work: impl Future<Output = T> + 'static) -> (T, f64) {
+pub(crate) fn timed_now<T: 'static>(
+    w: &World,
+    work: impl Future<Output = T> + 'static,
+) -> (T, f64) {
     let out: Rc<RefCell<Option<(T, f64)>>> = Rc::default();
     let start = w.now();
     let (slot, exec) = (out.clone(), w.exec.clone());

@@ -1,0 +1,150 @@
+//! The cross-tab lock's rules, one scenario each, in virtual time: the
+//! order of claims without Web Locks, a page's goodbye, the wait for the
+//! previous holder's write, and a tab's own kept lock.
+
+use passage_user::client::{CLAIM_MS, HANDOFF_MS};
+use passage_user::ports::LockKind;
+
+use crate::scenarios::{sign_in, signed_in_world_of, start, timed};
+use crate::world::{Browser, Settings, World};
+use crate::TIMEOUT_MS;
+
+/// Whether `tab` has named itself holder of a lock.
+fn has_held(w: &World, tab: usize) -> bool {
+    w.lock_messages
+        .borrow()
+        .iter()
+        .any(|(t, m)| *t == tab && m.kind == LockKind::Held)
+}
+
+/// Runs the world `ms` on; answers when `tab` first named itself holder.
+fn held_at(w: &World, tab: usize, ms: f64) -> Option<f64> {
+    let mut at = None;
+    w.exec.run(ms, || {
+        if at.is_none() && has_held(w, tab) {
+            at = Some(w.now());
+        }
+    });
+    at
+}
+
+/// Starts a forced refresh in `tab` `ms` from now.
+fn refresh_later(w: &World, tab: usize, ms: f64) {
+    let (client, exec) = (w.tab(tab).client(), w.exec.clone());
+    w.exec.at(ms, move || {
+        exec.spawn(async move {
+            let _ = client.refresh(true).await;
+        })
+    });
+}
+
+#[test]
+fn without_web_locks_the_older_of_two_crossing_claims_wins() {
+    // Tab 1 claims 1 ms after tab 0, before either hears the other.
+    let w = signed_in_world_of(2, 300, 0, Browser::NoLocks);
+    w.exec.run(1000.0, || {});
+    start(&w, w.tab(0).client().refresh(true));
+    refresh_later(&w, 1, 1.0);
+    w.exec.run(5_000.0, || {});
+    let holders: Vec<usize> = w
+        .lock_messages
+        .borrow()
+        .iter()
+        .filter(|(_, m)| m.kind == LockKind::Held)
+        .map(|(t, _)| *t)
+        .collect();
+    assert_eq!(
+        holders.first(),
+        Some(&0),
+        "the younger claim won: {holders:?}"
+    );
+    w.tear_down();
+}
+
+#[test]
+fn without_web_locks_a_page_that_closes_lets_its_lock_go_at_once() {
+    // Tab 0 holds the lock (its request waits), then its page closes with
+    // `pagehide`: tab 1, waiting, takes the lock one claim window later,
+    // not after probing a silent holder.
+    let w = signed_in_world_of(2, 300, 0, Browser::NoLocks);
+    w.exec.run(1000.0, || {});
+    let a = w.tab(0);
+    a.frozen_until.set(f64::INFINITY);
+    start(&w, a.client().refresh(true));
+    w.exec.run(500.0, || {});
+    assert!(has_held(&w, 0), "tab 0 does not hold the lock");
+    start(&w, w.tab(1).client().refresh(true));
+    w.exec.run(100.0, || {});
+    a.frozen_until.set(0.0);
+    a.open();
+    let closed = w.now();
+    let at = held_at(&w, 1, 10_000.0).expect("tab 1 never took the lock");
+    assert!(
+        at - closed < f64::from(CLAIM_MS) + 100.0,
+        "tab 1 took the lock {} ms after the page closed",
+        at - closed
+    );
+    w.tear_down();
+}
+
+#[test]
+fn a_tab_granted_the_lock_waits_for_the_previous_holders_late_write() {
+    // Writes reach the other tab up to 400 ms late, longer than the
+    // holder keeps the lock after writing. Tab 1, granted the lock after
+    // tab 0's refresh, waits for that write instead of refreshing with
+    // the token it replaced (the reuse strict rotation punishes).
+    for browser in [Browser::WebLocks, Browser::NoLocks] {
+        let w = World::new(
+            7,
+            Settings {
+                tabs: 2,
+                faults: 0.0,
+                lifetime: 300,
+                timeout_ms: TIMEOUT_MS,
+                lag: 400,
+                grace: 0,
+                browser,
+            },
+        );
+        sign_in(&w, &w.tab(0), "u1");
+        w.exec.run(2_000.0, || {});
+        start(&w, w.tab(0).client().refresh(true));
+        refresh_later(&w, 1, 1.0);
+        w.exec.run(10_000.0, || {});
+        assert_eq!(
+            w.server.reuses.get(),
+            0,
+            "{browser:?}: a refresh token was used twice"
+        );
+        assert_eq!(w.server.refreshes.get(), 1, "{browser:?}: refreshes");
+        w.tear_down();
+    }
+}
+
+#[test]
+fn taking_over_this_tabs_kept_lock_waits_for_no_handoff() {
+    // Tab 0's refresh gets the lock after tab 1's, and tab 0 keeps it a
+    // little. Its next refresh takes the kept lock over at once: there is
+    // no other holder's write to wait for.
+    let w = signed_in_world_of(2, 300, 0, Browser::WebLocks);
+    w.exec.run(1000.0, || {});
+    // Tab 0 asks once tab 1's write has reached it, while tab 1 keeps the
+    // lock: it refreshes after tab 1, and keeps the lock in turn.
+    start(&w, w.tab(1).client().refresh(true));
+    w.exec.run(50.0, || {});
+    let (client, exec) = (w.tab(0).client(), w.exec.clone());
+    let (second, ms) = timed(&w, async move {
+        let first = client.refresh(true).await;
+        assert!(first.is_ok(), "{first:?}");
+        let at = exec.now();
+        let second = client.refresh(true).await;
+        (second, exec.now() - at)
+    })
+    .0;
+    assert!(second.is_ok(), "{second:?}");
+    assert!(
+        ms < f64::from(HANDOFF_MS),
+        "the second refresh waited {ms} ms"
+    );
+    w.tear_down();
+}
