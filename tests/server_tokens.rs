@@ -310,9 +310,7 @@ fn the_local_servers_real_tokens_are_read_back() {
                 refresh_token: second.refresh_token().map(str::to_owned),
                 refresh_expiration: None,
             };
-            let next = first
-                .after_refresh(raw, system_now() as f64 * 1000.0)
-                .unwrap();
+            let next = first.after_refresh(raw).unwrap();
             prop_assert_eq!(next.refresh_expiration(), first.refresh_expiration());
             Ok(())
         })

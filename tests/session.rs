@@ -254,7 +254,7 @@ proptest! {
             auth_token: reply.token.clone(),
             refresh_token: reply_rt.clone(),
             refresh_expiration: reply_exp,
-        }, 0.0);
+        });
         match next {
             Ok(next) => {
                 prop_assert!(is_jwt);

@@ -472,7 +472,7 @@ pub fn refresh_reply(data: &[u8]) -> bool {
     };
     let mut taken = false;
     for old in [stored_session(), Session::default()] {
-        let next = old.after_refresh(raw.clone(), NOW_MS);
+        let next = old.after_refresh(raw.clone());
         let refresh = raw
             .refresh_token
             .clone()

@@ -156,7 +156,7 @@ impl<P: Ports> Client<P> {
                 ));
             };
             let at = self.ports.now();
-            let next = s.after_refresh(raw, at + self.st.borrow().skew)?;
+            let next = s.after_refresh(raw)?;
             if self.st.borrow().epoch != epoch {
                 // Signed in or out meanwhile: that session wins.
                 s = self.reload().await?;

@@ -123,8 +123,8 @@ impl Session {
     /// `refresh_token_expiration` keeps the stored one; one without a
     /// refresh token (a server that does not rotate) keeps the one used.
     /// The server accepted the refresh, so the session is live whatever
-    /// its end reads as on our clock (`now_ms` is not used to refuse it).
-    pub fn after_refresh(&self, raw: RawAuthResult, _now_ms: f64) -> Result<Self, Error> {
+    /// its end reads as on our clock: no time is needed to accept it.
+    pub fn after_refresh(&self, raw: RawAuthResult) -> Result<Self, Error> {
         let invalid = Error::new(
             Code::InvalidResponse,
             "the refresh reply is not an auth_result",
@@ -439,17 +439,17 @@ mod tests {
     fn refresh_reply_keeps_stored_expiration_when_absent() {
         let old = Session::from_stored(Some(jwt(1, 2)), Some("rt1".into()), Some("1800000000"));
         let next = old
-            .after_refresh(raw(Some(&jwt(3, 4)), Some("rt2"), None), NOW)
+            .after_refresh(raw(Some(&jwt(3, 4)), Some("rt2"), None))
             .unwrap();
         assert_eq!(next.refresh_token(), Some("rt2"));
         assert_eq!(next.refresh_expiration(), Some(1_800_000_000));
         let next = old
-            .after_refresh(raw(Some(&jwt(3, 4)), None, Some(1.9e9)), NOW)
+            .after_refresh(raw(Some(&jwt(3, 4)), None, Some(1.9e9)))
             .unwrap();
         assert_eq!(next.refresh_token(), Some("rt1"));
         assert_eq!(next.refresh_expiration(), Some(1_900_000_000));
         let e = old
-            .after_refresh(raw(Some("nope"), Some("rt2"), None), NOW)
+            .after_refresh(raw(Some("nope"), Some("rt2"), None))
             .unwrap_err();
         assert_eq!(e.code, Code::InvalidResponse);
     }
@@ -482,7 +482,7 @@ mod tests {
         );
         assert!(!stored.is_authenticated(NOW, 0.0));
         let e = stored
-            .after_refresh(raw(Some(&token), Some("rt2"), None), NOW)
+            .after_refresh(raw(Some(&token), Some("rt2"), None))
             .unwrap_err();
         assert_eq!(e.code, Code::InvalidResponse);
     }
