@@ -1251,3 +1251,32 @@ fn without_web_locks_a_tab_waiting_on_a_holder_takes_the_lock_one_claim_window_a
     );
     w.tear_down();
 }
+
+#[test]
+fn a_refresh_refused_because_another_tab_signed_in_meanwhile_keeps_that_sign_in() {
+    // Tab 0's refresh is held; tab 1 signs in another user, which revokes
+    // tab 0's session. The refused refresh finds the new session in
+    // storage and keeps it: it must not sign that user out.
+    let w = quiet_world(2, 300);
+    let a = w.tab(0);
+    a.frozen_until.set(w.now() + 1_000.0);
+    let refresh = a.client().refresh(true);
+    w.exec.run(100.0, || {});
+    let pair = sign_in(&w, &w.tab(1), "u2");
+    let (token, _) = timed(&w, refresh);
+    assert_eq!(
+        token.as_deref().ok(),
+        pair["auth_token"].as_str(),
+        "tab 0 answered {token:?}"
+    );
+    assert_eq!(
+        w.truth
+            .borrow()
+            .get(crate::world::REFRESH)
+            .map(String::as_str),
+        pair["refresh_token"].as_str(),
+        "the new user's session is gone from storage"
+    );
+    assert!(!signed_out(&w, 1), "tab 1 heard a sign-out");
+    w.tear_down();
+}
