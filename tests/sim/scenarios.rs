@@ -1280,3 +1280,75 @@ fn a_refresh_refused_because_another_tab_signed_in_meanwhile_keeps_that_sign_in(
     assert!(!signed_out(&w, 1), "tab 1 heard a sign-out");
     w.tear_down();
 }
+
+#[test]
+fn a_memory_stores_unconfirmed_revocation_is_sent_when_the_browser_is_back_online() {
+    let w = quiet_world(1, 300);
+    let tab = w.tab(0);
+    tab.store_memory.set(true);
+    tab.open();
+    sign_in(&w, &tab, "u2");
+    tab.offline.set(true);
+    let client = tab.client();
+    let (confirmed, _) = timed(&w, client.sign_out());
+    assert!(!confirmed, "a revocation confirmed offline");
+    assert_eq!(w.server.families.borrow()[1].revoked, None);
+    tab.offline.set(false);
+    tab.client().signal(passage_user::ports::Signal::Online);
+    w.exec.run(5_000.0, || {});
+    assert_eq!(
+        w.server.families.borrow()[1].revoked,
+        Some("sign_out"),
+        "the pending revocation was not sent"
+    );
+    w.tear_down();
+}
+
+#[test]
+fn a_forced_refresh_without_a_refresh_token_clears_only_a_session_whose_end_passed() {
+    // A session of an auth token alone: refresh() rejects at once and
+    // sends nothing. It leaves a fresh or an expired token for
+    // getAuthToken() to judge, and ends a session whose end has passed.
+    let far = 4_102_444_800i64;
+    for (exp_s, end_s, ended) in [(far, None, false), (2, None, false), (far, Some(3), true)] {
+        let w = quiet_world(1, 300);
+        let tab = w.tab(0);
+        let token = crate::world::fake_jwt(&serde_json::json!({
+            "sub": "u1", "iat": 1, "exp": exp_s, "aud": [crate::world::ORIGIN, crate::world::APP],
+        }));
+        let stored = [
+            (crate::world::AUTH, Some(token)),
+            (crate::world::REFRESH, None),
+            (crate::world::END, end_s.map(|s: i64| s.to_string())),
+        ];
+        for (key, value) in stored {
+            match value {
+                Some(v) => {
+                    w.truth.borrow_mut().insert(key.into(), v.clone());
+                    tab.view.borrow_mut().insert(key.into(), v);
+                }
+                None => {
+                    w.truth.borrow_mut().remove(key);
+                    tab.view.borrow_mut().remove(key);
+                }
+            }
+        }
+        tab.open();
+        let client = tab.client();
+        let (refreshed, _) = timed(&w, client.refresh(true));
+        let case = format!("exp {exp_s}, end {end_s:?}");
+        assert_eq!(
+            refreshed.map_err(|e| e.code),
+            Err(Code::LoginRequired),
+            "{case}"
+        );
+        assert_eq!(
+            !w.truth.borrow().contains_key(crate::world::AUTH),
+            ended,
+            "{case}: storage"
+        );
+        assert_eq!(signed_out(&w, 0), ended, "{case}: SIGNED_OUT");
+        assert_eq!(w.server.refreshes.get(), 0, "{case}: a refresh was sent");
+        w.tear_down();
+    }
+}

@@ -162,6 +162,7 @@ impl World {
                 store_async: Cell::new(false),
                 store_memory: Cell::new(false),
                 lock_waits_run_out: Cell::new(0),
+                offline: Cell::new(false),
             });
             world.tabs.borrow_mut().push(tab.clone());
             tab.open();
@@ -229,6 +230,9 @@ pub struct Tab {
     /// This many of the page's next Web Lock waits run out (as a wait on a
     /// frozen holder would), whatever the lock's state.
     pub lock_waits_run_out: Cell<u32>,
+    /// The browser says it is offline (`navigator.onLine` false): every
+    /// request fails at once as a network error.
+    pub offline: Cell<bool>,
 }
 
 impl Tab {
@@ -456,7 +460,7 @@ impl Http for SimPorts {
     type Json = SimJson;
 
     fn online(&self) -> bool {
-        true
+        self.alive().is_none_or(|t| !t.offline.get())
     }
 
     fn send(
