@@ -1352,3 +1352,28 @@ fn a_forced_refresh_without_a_refresh_token_clears_only_a_session_whose_end_pass
         w.tear_down();
     }
 }
+
+#[test]
+fn a_revocation_the_server_confirms_or_does_not_know_leaves_nothing_pending() {
+    // Confirmed (204): nothing is kept to send again. Unknown to the
+    // server (404): the token is dead there all the same.
+    for known in [true, false] {
+        let w = quiet_world(1, 300);
+        let tab = w.tab(0);
+        if !known {
+            for view in [&mut *w.truth.borrow_mut(), &mut *tab.view.borrow_mut()] {
+                view.insert(crate::world::REFRESH.into(), "rt-unknown".into());
+            }
+            tab.open();
+        }
+        let client = tab.client();
+        let (confirmed, _) = timed(&w, client.sign_out());
+        assert!(confirmed, "known {known}: not confirmed");
+        assert_eq!(
+            w.truth.borrow().get(crate::world::PENDING),
+            None,
+            "known {known}: a revocation is still pending"
+        );
+        w.tear_down();
+    }
+}
