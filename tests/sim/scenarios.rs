@@ -1287,19 +1287,28 @@ fn a_memory_stores_unconfirmed_revocation_is_sent_when_the_browser_is_back_onlin
     let tab = w.tab(0);
     tab.store_memory.set(true);
     tab.open();
-    sign_in(&w, &tab, "u2");
-    tab.offline.set(true);
-    let client = tab.client();
-    let (confirmed, _) = timed(&w, client.sign_out());
-    assert!(!confirmed, "a revocation confirmed offline");
-    assert_eq!(w.server.families.borrow()[1].revoked, None);
-    tab.offline.set(false);
+    // Two sessions signed out offline, one after the other.
+    for sub in ["u2", "u3"] {
+        sign_in(&w, &tab, sub);
+        tab.offline.set(true);
+        let client = tab.client();
+        let (confirmed, _) = timed(&w, client.sign_out());
+        assert!(!confirmed, "a revocation confirmed offline");
+        tab.offline.set(false);
+    }
+    let revoked = || -> Vec<_> {
+        w.server.families.borrow()[1..]
+            .iter()
+            .map(|f| f.revoked)
+            .collect()
+    };
+    assert_eq!(revoked(), [None, None]);
     tab.client().signal(passage_user::ports::Signal::Online);
     w.exec.run(5_000.0, || {});
     assert_eq!(
-        w.server.families.borrow()[1].revoked,
-        Some("sign_out"),
-        "the pending revocation was not sent"
+        revoked(),
+        [Some("sign_out"), Some("sign_out")],
+        "the pending revocations were not sent"
     );
     w.tear_down();
 }
