@@ -33,6 +33,7 @@
 //! `exec.rs` its executor on a simulated clock.
 #![cfg(not(target_arch = "wasm32"))]
 
+mod account;
 mod exec;
 mod locks;
 mod scenarios;

@@ -913,6 +913,11 @@ pub struct Server {
     pub session_s: Cell<Option<i64>>,
     /// Every request the server received: its method and URL.
     pub received: RefCell<Vec<(Method, String)>>,
+    /// The account requests (`/currentuser...`) received, in full.
+    pub account_requests: RefCell<Vec<Request>>,
+    /// The replies the next account requests get, in turn, when their
+    /// token is live (else 401); once empty, `{"user": ...}` of its user.
+    pub account_replies: RefCell<std::collections::VecDeque<(u16, Value)>>,
 }
 
 /// An unsigned JWT with these claims.
@@ -980,11 +985,46 @@ impl Server {
         }
     }
 
+    /// An account request: 401 unless its bearer token is one the server
+    /// issued and unexpired (a JWT is checked on its own, as Passage
+    /// does); else the next scripted reply.
+    fn account(&self, world: &World, request: &Request) -> (u16, Option<u32>, Option<Value>) {
+        self.account_requests.borrow_mut().push(request.clone());
+        let claims = request.bearer.as_deref().map(claims_of).unwrap_or_default();
+        let family = claims["fam"].as_u64().and_then(|id| {
+            let families = self.families.borrow();
+            families.get(id as usize - 1).map(|f| f.sub.clone())
+        });
+        let live = claims["exp"]
+            .as_f64()
+            .is_some_and(|exp| exp * 1000.0 > world.now());
+        let Some(sub) = family.filter(|_| live) else {
+            return (401, None, Some(json!({ "code": "invalid_access_token" })));
+        };
+        match self.account_replies.borrow_mut().pop_front() {
+            Some((status, body)) => (status, None, Some(body)),
+            None => (
+                200,
+                None,
+                Some(json!({ "user": {
+                    "id": sub, "email": "a@example.com", "created_at": "2026-01-01T00:00:00Z",
+                    "webauthn_devices": [], "webauthn_types": [],
+                } })),
+            ),
+        }
+    }
+
     /// (status, family refused, body)
     fn handle(&self, world: &World, request: &Request) -> (u16, Option<u32>, Option<Value>) {
         self.received
             .borrow_mut()
             .push((request.method, request.url.clone()));
+        if request
+            .url
+            .starts_with(&format!("{ORIGIN}/v1/apps/{APP}/currentuser"))
+        {
+            return self.account(world, request);
+        }
         let prefix = format!("{ORIGIN}/v1/apps/{APP}/tokens");
         if request.method == Method::Post && request.url == prefix {
             self.refreshes.set(self.refreshes.get() + 1);
