@@ -255,3 +255,16 @@ fn adding_a_passkey_starts_the_ceremony_and_reports_the_authenticators_failure()
     );
     w.tear_down();
 }
+
+#[test]
+fn a_token_that_cannot_be_refreshed_now_is_an_error_not_signed_out() {
+    // The token is stale and the browser offline: userInfo() rejects with
+    // `network` (the session stays), it does not answer "signed out".
+    let w = quiet_world(1, 300);
+    w.exec.run(300_000.0, || {});
+    w.tab(0).offline.set(true);
+    let e = run(&w, AccountOp::UserInfo).expect_err("offline");
+    assert_eq!(e.code, Code::Network);
+    assert!(sent(&w).is_empty());
+    w.tear_down();
+}
