@@ -222,3 +222,36 @@ fn a_sign_in_while_this_tabs_sign_out_waits_for_the_lock_stays() {
     drop(families);
     w.tear_down();
 }
+
+#[test]
+fn a_tab_keeps_the_lock_a_linger_after_its_last_write() {
+    // Two refreshes back to back in one tab: the second takes the kept
+    // lock over, and the lock is kept LINGER_MS after the second's write,
+    // not let go when the first one's linger would have ended.
+    let w = crate::scenarios::quiet_world(1, 300);
+    let name = format!(
+        "psg_refresh {}/v1/apps/{}",
+        crate::world::ORIGIN,
+        crate::world::APP
+    );
+    let (client, exec) = (w.tab(0).client(), w.exec.clone());
+    let second_done: std::rc::Rc<std::cell::Cell<f64>> = Default::default();
+    let done = second_done.clone();
+    start(&w, async move {
+        client.refresh(true).await.expect("a refresh");
+        client.refresh(true).await.expect("a refresh");
+        done.set(exec.now());
+    });
+    let mut released = None;
+    w.exec.run(5_000.0, || {
+        if second_done.get() > 0.0 && released.is_none() && !w.lock_held(&name) {
+            released = Some(w.now());
+        }
+    });
+    let kept = released.expect("the lock was never let go") - second_done.get();
+    assert!(
+        kept >= f64::from(passage_user::client::LINGER_MS),
+        "let go {kept} ms after the last write"
+    );
+    w.tear_down();
+}

@@ -121,6 +121,11 @@ pub struct World {
 }
 
 impl World {
+    /// Whether a tab holds the Web Lock `name`.
+    pub fn lock_held(&self, name: &str) -> bool {
+        self.locks.borrow().get(name).is_some_and(|l| l.held)
+    }
+
     pub fn new(seed: u64, settings: Settings) -> Rc<World> {
         let world = Rc::new(World {
             exec: Exec::new(START),
