@@ -1386,3 +1386,20 @@ fn a_revocation_the_server_confirms_or_does_not_know_leaves_nothing_pending() {
         w.tear_down();
     }
 }
+
+#[test]
+fn a_memory_store_hands_out_nothing_once_sign_out_is_called() {
+    // The memory store answers at once: signOut() clears the published
+    // token before it returns, as with localStorage.
+    let w = quiet_world(1, 300);
+    let tab = w.tab(0);
+    tab.store_memory.set(true);
+    tab.open();
+    sign_in(&w, &tab, "u2");
+    assert!(tab.cache.borrow().0.is_some(), "no token published");
+    let signing_out = tab.client().sign_out();
+    assert_eq!(tab.cache.borrow().0, None, "a token is still handed out");
+    let (confirmed, _) = timed(&w, signing_out);
+    assert!(confirmed);
+    w.tear_down();
+}
