@@ -363,7 +363,7 @@ fn a_page_opened_with_a_pending_revocation_sends_it_whether_or_not_it_names_the_
 
 #[test]
 fn without_web_locks_a_holder_gone_without_a_word_delays_the_others_once() {
-    let w = signed_in_world_of(2, 300, 0, Browser::NoLocks);
+    let w = signed_in_world_of(3, 300, 0, Browser::NoLocks);
     w.exec.run(1000.0, || {});
     // Tab 1 takes the lock; its request is held (a frozen page); then its
     // page dies without a word: no "free" ever comes.
@@ -385,6 +385,14 @@ fn without_web_locks_a_holder_gone_without_a_word_delays_the_others_once() {
     assert!(
         ms < f64::from(PROBE_MS),
         "waited {ms} ms for a holder that is gone"
+    );
+    // Nor does a third tab, which heard the new holder name itself.
+    let client = w.tab(2).client();
+    let (third, ms) = timed(&w, async move { client.refresh(true).await });
+    assert!(third.is_ok(), "{third:?}");
+    assert!(
+        ms < f64::from(PROBE_MS),
+        "tab 2 waited {ms} ms for a holder that is gone"
     );
     w.tear_down();
 }
