@@ -93,9 +93,7 @@ impl<P: Ports> Client<P> {
         after_another: bool,
         handoffs_before: u64,
     ) -> (Result<String, Error>, bool) {
-        let changed = |s: &Session| {
-            s.refresh_token() != started.refresh_token() || s.auth_token() != started.auth_token()
-        };
+        let changed = |s: &Session| other_tokens(s, started);
         let mut s = match self.reload().await {
             Ok(s) => s,
             Err(e) => return (Err(e), false),
@@ -111,10 +109,12 @@ impl<P: Ports> Client<P> {
                 Err(e) => return (Err(e), false),
             };
         }
-        let under_lock = s.refresh_token().map(String::from);
+        let under_lock = s.clone();
         let force = force && !changed(&s);
         let result = self.run_refresh(s, force).await;
-        let wrote = self.st.borrow().session.refresh_token() != under_lock.as_deref();
+        // A new auth token is a write too (a server that keeps refresh
+        // tokens changes that alone): the next holder must read it.
+        let wrote = other_tokens(&self.st.borrow().session, &under_lock);
         (result, wrote)
     }
 
@@ -252,4 +252,10 @@ pub(super) fn failure_of(e: SendError) -> Failure {
         SendError::Network => Failure::Network,
         SendError::Timeout => Failure::Timeout,
     }
+}
+
+/// Whether `a` holds other tokens than `b`: a refresh, a sign-in or a
+/// sign-out happened between them.
+fn other_tokens(a: &Session, b: &Session) -> bool {
+    a.refresh_token() != b.refresh_token() || a.auth_token() != b.auth_token()
 }

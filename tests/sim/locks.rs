@@ -255,3 +255,19 @@ fn a_tab_keeps_the_lock_a_linger_after_its_last_write() {
     );
     w.tear_down();
 }
+
+#[test]
+fn with_a_server_that_keeps_refresh_tokens_a_waiter_sees_the_new_auth_token() {
+    // No rotation: the refresh token stays, only the auth token changes.
+    // Tab 1's forced refresh, granted the lock after tab 0's, sees that
+    // new token and sends nothing.
+    let w = signed_in_world_of(2, 300, 0, Browser::WebLocks);
+    w.server.keeps_refresh_tokens.set(true);
+    w.exec.run(1000.0, || {});
+    start(&w, w.tab(0).client().refresh(true));
+    refresh_later(&w, 1, 1.0);
+    w.exec.run(5_000.0, || {});
+    assert_eq!(w.server.refreshes.get(), 1, "refreshes");
+    assert_eq!(w.tab(0).cache.borrow().0, w.tab(1).cache.borrow().0);
+    w.tear_down();
+}

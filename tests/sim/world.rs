@@ -916,6 +916,9 @@ pub struct Server {
     pub refreshes: Cell<u32>,
     /// When set, each new session ends this many seconds after its login.
     pub session_s: Cell<Option<i64>>,
+    /// Refresh tokens are not rotated: a refresh answers a new auth token
+    /// alone, and the refresh token stays.
+    pub keeps_refresh_tokens: Cell<bool>,
     /// Every request the server received: its method and URL.
     pub received: RefCell<Vec<(Method, String)>>,
     /// The account requests (`/currentuser...`) received, in full.
@@ -945,18 +948,21 @@ pub fn claims_of(token: &str) -> Value {
 impl Server {
     fn issue(&self, world: &World, family: &mut Family) -> Value {
         let now = (world.now() / 1000.0).floor() as i64;
-        let n = self.next.get() + 1;
-        self.next.set(n);
-        let token = format!("rt-{n}");
-        self.tokens.borrow_mut().insert(token.clone(), family.id);
-        family.current = token.clone();
         let mut pair = json!({
             "auth_token": fake_jwt(&json!({
                 "sub": family.sub, "iat": now, "exp": now + world.settings.lifetime,
                 "aud": [ORIGIN, APP], "fam": family.id,
             })),
-            "refresh_token": token,
         });
+        // A server that keeps refresh tokens answers a refresh without one.
+        if !self.keeps_refresh_tokens.get() || family.current.is_empty() {
+            let n = self.next.get() + 1;
+            self.next.set(n);
+            let token = format!("rt-{n}");
+            self.tokens.borrow_mut().insert(token.clone(), family.id);
+            family.current = token.clone();
+            pair["refresh_token"] = json!(token);
+        }
         if let Some(end) = family.ends_at {
             pair["refresh_token_expiration"] = json!(end);
         }
