@@ -617,3 +617,44 @@ fn tokens_over_the_cap_are_refused_at_once() {
         Err(JwtError::TooLong)
     );
 }
+
+#[test]
+fn a_token_of_exactly_the_cap_is_read() {
+    let token = jwt_with(br#"{"exp":1}"#, b"s");
+    let pad = jwt::MAX_TOKEN_LEN - token.len();
+    let at_cap = format!("{token}{}", "A".repeat(pad));
+    assert_eq!(at_cap.len(), jwt::MAX_TOKEN_LEN);
+    assert_eq!(jwt::decode(&at_cap).map(|c| c.exp), Ok(1));
+    let over = format!("{at_cap}A");
+    assert_eq!(jwt::decode(&over), Err(JwtError::TooLong));
+}
+
+#[test]
+fn fraction_digits_beyond_an_i64_are_dropped_not_refused() {
+    let token = jwt_with(br#"{"exp":1800000000.12345678901234567890123}"#, b"s");
+    assert_eq!(jwt::decode(&token).map(|c| c.exp), Ok(1_800_000_000));
+}
+
+#[test]
+fn the_app_an_iss_names_on_short_hosts_and_odd_schemes() {
+    for (iss, app) in [
+        // A host shorter than three times its scheme.
+        ("https://a.io/x/app1", Some("app1")),
+        ("http://h/app2", Some("app2")),
+        // Not a URL (a scheme starts with a letter, and has no `_`): the
+        // whole text is a path.
+        ("a_b://host", Some("host")),
+        ("1ab://host", Some("host")),
+        // A URL without a path names no app.
+        ("https://auth.example.com", None),
+    ] {
+        let payload = format!(r#"{{"exp":1,"iss":"{iss}"}}"#);
+        let claims = jwt::decode(&jwt_with(payload.as_bytes(), b"s")).expect("claims");
+        assert_eq!(claims.app_id.as_deref(), app, "iss {iss}");
+        assert_eq!(
+            checks::app_of_iss(iss).as_deref(),
+            app,
+            "the reference, iss {iss}"
+        );
+    }
+}
