@@ -658,3 +658,13 @@ fn the_app_an_iss_names_on_short_hosts_and_odd_schemes() {
         );
     }
 }
+
+#[test]
+fn claims_nested_to_the_limit_are_skipped_and_deeper_refused() {
+    let nested = |n: usize| {
+        let payload = format!(r#"{{"exp":1,"x":{}{}}}"#, "[".repeat(n), "]".repeat(n));
+        jwt::decode(&jwt_with(payload.as_bytes(), b"s")).map(|c| c.exp)
+    };
+    assert_eq!(nested(33), Ok(1));
+    assert_eq!(nested(34), Err(JwtError::Json));
+}
