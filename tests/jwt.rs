@@ -668,3 +668,12 @@ fn claims_nested_to_the_limit_are_skipped_and_deeper_refused() {
     assert_eq!(nested(33), Ok(1));
     assert_eq!(nested(34), Err(JwtError::Json));
 }
+
+#[test]
+fn a_skipped_claim_closed_by_the_wrong_bracket_is_refused() {
+    for x in ["[1}", "{\"a\":1]"] {
+        let payload = format!(r#"{{"exp":1,"x":{x}}}"#);
+        let decoded = jwt::decode(&jwt_with(payload.as_bytes(), b"s"));
+        assert_eq!(decoded.map(|c| c.exp), Err(JwtError::Json), "{payload}");
+    }
+}

@@ -222,6 +222,8 @@ mod tests {
         assert_eq!(p.leeway_for(&claims(Some(100), 102)), 200);
         assert_eq!(p.leeway_for(&claims(None, 5)), 10_000);
         assert_eq!(p.leeway_for(&claims(Some(10), 5)), 10_000);
+        // No lifetime to take a tenth of: the configured leeway.
+        assert_eq!(p.leeway_for(&claims(Some(5), 5)), 10_000);
         assert_eq!(p.leeway_for(&claims(Some(i64::MIN), i64::MAX)), 10_000);
     }
 
