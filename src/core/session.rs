@@ -531,5 +531,8 @@ mod tests {
         // Without a refresh token there is nothing to ask with.
         let alone = Session::from_stored(Some(jwt(secs - 600, secs - 300)), None, None);
         assert!(!alone.end_needs_server(now));
+        // A token that expires at this very millisecond vouches for nothing.
+        let at_exp = Session::from_stored(Some(jwt(secs - 300, secs)), Some("rt".into()), None);
+        assert!(at_exp.end_needs_server(secs as f64 * 1000.0));
     }
 }
