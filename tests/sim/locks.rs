@@ -5,7 +5,7 @@
 use passage_user::client::{CLAIM_MS, HANDOFF_MS};
 use passage_user::ports::LockKind;
 
-use crate::scenarios::{sign_in, signed_in_world_of, start, timed};
+use crate::scenarios::{holding_lock, sign_in, signed_in_world_of, start, timed};
 use crate::world::{Browser, Settings, World};
 use crate::TIMEOUT_MS;
 
@@ -69,9 +69,7 @@ fn without_web_locks_a_page_that_closes_lets_its_lock_go_at_once() {
     let w = signed_in_world_of(2, 300, 0, Browser::NoLocks);
     w.exec.run(1000.0, || {});
     let a = w.tab(0);
-    a.frozen_until.set(f64::INFINITY);
-    start(&w, a.client().refresh(true));
-    w.exec.run(500.0, || {});
+    holding_lock(&w, &a, f64::INFINITY, 500.0);
     assert!(has_held(&w, 0), "tab 0 does not hold the lock");
     start(&w, w.tab(1).client().refresh(true));
     w.exec.run(100.0, || {});
@@ -198,9 +196,7 @@ fn a_sign_in_while_this_tabs_sign_out_waits_for_the_lock_stays() {
     // this tab's new sign-in, not a write-back to clear.
     let w = crate::scenarios::quiet_world(2, 300);
     let (a, b) = (w.tab(0), w.tab(1));
-    a.frozen_until.set(w.now() + 1_000.0);
-    start(&w, a.client().refresh(true));
-    w.exec.run(100.0, || {});
+    holding_lock(&w, &a, 1_000.0, 100.0);
     start(&w, b.client().sign_out());
     w.exec.run(100.0, || {});
     let pair = sign_in(&w, &b, "u1");

@@ -69,6 +69,15 @@ pub(crate) fn sign_in(w: &World, tab: &Tab, sub: &str) -> serde_json::Value {
     pair
 }
 
+/// Tab `tab` takes the lock for a forced refresh whose request is held
+/// `frozen_ms` (`f64::INFINITY`: it never goes out); then the world runs
+/// `ms` on.
+pub(crate) fn holding_lock(w: &World, tab: &Tab, frozen_ms: f64, ms: f64) {
+    tab.frozen_until.set(w.now() + frozen_ms);
+    start(w, tab.client().refresh(true));
+    w.exec.run(ms, || {});
+}
+
 /// Starts `work` in the background; its outcome is not looked at.
 pub(crate) fn start<T: 'static>(w: &World, work: impl Future<Output = T> + 'static) {
     w.exec.spawn(async move {
@@ -368,9 +377,7 @@ fn without_web_locks_a_holder_gone_without_a_word_delays_the_others_once() {
     // Tab 1 takes the lock; its request is held (a frozen page); then its
     // page dies without a word: no "free" ever comes.
     let (holder, other) = (w.tab(1), w.tab(0));
-    holder.frozen_until.set(f64::INFINITY);
-    start(&w, holder.client().refresh(true));
-    w.exec.run(500.0, || {});
+    holding_lock(&w, &holder, f64::INFINITY, 500.0);
     holder.crash();
     // The first refresh waits out the silent holder (a probe's wait and
     // its window).
@@ -615,9 +622,7 @@ fn another_users_sign_in_during_this_tabs_sign_out_is_seen_at_once() {
     // reaches it, not once its clean-up is done.
     let w = quiet_world(3, 300);
     let (a, b, c) = (w.tab(0), w.tab(1), w.tab(2));
-    a.frozen_until.set(f64::INFINITY);
-    start(&w, a.client().refresh(true));
-    w.exec.run(100.0, || {});
+    holding_lock(&w, &a, f64::INFINITY, 100.0);
     let signing_out = b.client().sign_out();
     let settled = Rc::new(Cell::new(false));
     let done = settled.clone();
@@ -754,9 +759,7 @@ fn a_second_sign_out_after_another_users_sign_in_signs_that_user_out_too() {
     // signOut() is one of its own: it signs that user out too.
     let w = quiet_world(3, 300);
     let (a, b, c) = (w.tab(0), w.tab(1), w.tab(2));
-    a.frozen_until.set(w.now() + 3_000.0);
-    start(&w, a.client().refresh(true));
-    w.exec.run(100.0, || {});
+    holding_lock(&w, &a, 3_000.0, 100.0);
     start(&w, b.client().sign_out());
     w.exec.run(100.0, || {});
     sign_in(&w, &c, "u2");
@@ -865,9 +868,7 @@ fn a_sign_in_while_this_tabs_refresh_is_out_wins_over_its_reply() {
     // refresh's reply must not write over that sign-in.
     let w = quiet_world(1, 300);
     let tab = w.tab(0);
-    tab.frozen_until.set(w.now() + 1_000.0);
-    start(&w, tab.client().refresh(true));
-    w.exec.run(100.0, || {});
+    holding_lock(&w, &tab, 1_000.0, 100.0);
     let pair = sign_in(&w, &tab, "u2");
     w.exec.run(5_000.0, || {});
     let token = tab.cache.borrow().0.clone();
@@ -1043,9 +1044,7 @@ fn without_web_locks_a_pending_revocation_is_not_held_up_by_the_refresh_lock() {
     w.exec.run(1000.0, || {});
     let rt = w.truth.borrow()[crate::world::REFRESH].clone();
     let holder = w.tab(0);
-    holder.frozen_until.set(f64::INFINITY);
-    start(&w, holder.client().refresh(true));
-    w.exec.run(500.0, || {});
+    holding_lock(&w, &holder, f64::INFINITY, 500.0);
     let pending = serde_json::to_string(&[&rt]).unwrap();
     let tab = w.tab(1);
     w.truth
@@ -1074,9 +1073,7 @@ fn a_sign_out_with_nothing_to_sign_out_waits_for_the_holders_queued_before_it() 
     // only after the holders queued before it.
     let w = quiet_world(3, 300);
     let (a, b, c) = (w.tab(0), w.tab(1), w.tab(2));
-    a.frozen_until.set(w.now() + 2_000.0);
-    start(&w, a.client().refresh(true));
-    w.exec.run(100.0, || {});
+    holding_lock(&w, &a, 2_000.0, 100.0);
     start(&w, b.client().sign_out());
     w.exec.run(200.0, || {});
     assert!(
@@ -1155,9 +1152,7 @@ fn without_web_locks_a_holder_that_never_lets_go_blocks_no_longer_than_the_lock_
     let w = signed_in_world_of(2, 300, 0, Browser::NoLocks);
     w.exec.run(1000.0, || {});
     let holder = w.tab(0);
-    holder.frozen_until.set(f64::INFINITY);
-    start(&w, holder.client().refresh(true));
-    w.exec.run(500.0, || {});
+    holding_lock(&w, &holder, f64::INFINITY, 500.0);
     let client = w.tab(1).client();
     let (token, ms) = timed(&w, client.refresh(true));
     assert!(token.is_ok(), "{token:?}");
