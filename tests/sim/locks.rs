@@ -5,7 +5,7 @@
 use passage_user::client::{CLAIM_MS, HANDOFF_MS};
 use passage_user::ports::LockKind;
 
-use crate::scenarios::{holding_lock, sign_in, signed_in_world_of, start, timed};
+use crate::scenarios::{holding_lock, quiet_world_of, sign_in, signed_in_world_of, start, timed};
 use crate::world::{Browser, Settings, World};
 use crate::TIMEOUT_MS;
 
@@ -41,8 +41,7 @@ fn refresh_later(w: &World, tab: usize, ms: f64) {
 #[test]
 fn without_web_locks_the_older_of_two_crossing_claims_wins() {
     // Tab 1 claims 1 ms after tab 0, before either hears the other.
-    let w = signed_in_world_of(2, 300, 0, Browser::NoLocks);
-    w.exec.run(1000.0, || {});
+    let w = quiet_world_of(2, Browser::NoLocks);
     start(&w, w.tab(0).client().refresh(true));
     refresh_later(&w, 1, 1.0);
     w.exec.run(5_000.0, || {});
@@ -66,8 +65,7 @@ fn without_web_locks_a_page_that_closes_lets_its_lock_go_at_once() {
     // Tab 0 holds the lock (its request waits), then its page closes with
     // `pagehide`: tab 1, waiting, takes the lock one claim window later,
     // not after probing a silent holder.
-    let w = signed_in_world_of(2, 300, 0, Browser::NoLocks);
-    w.exec.run(1000.0, || {});
+    let w = quiet_world_of(2, Browser::NoLocks);
     let a = w.tab(0);
     holding_lock(&w, &a, f64::INFINITY, 500.0);
     assert!(has_held(&w, 0), "tab 0 does not hold the lock");
@@ -112,8 +110,7 @@ fn taking_over_this_tabs_kept_lock_waits_for_no_handoff() {
     // Tab 0's refresh gets the lock after tab 1's, and tab 0 keeps it a
     // little. Its next refresh takes the kept lock over at once: there is
     // no other holder's write to wait for.
-    let w = signed_in_world_of(2, 300, 0, Browser::WebLocks);
-    w.exec.run(1000.0, || {});
+    let w = quiet_world_of(2, Browser::WebLocks);
     // Tab 0 asks once tab 1's write has reached it, while tab 1 keeps the
     // lock: it refreshes after tab 1, and keeps the lock in turn.
     start(&w, w.tab(1).client().refresh(true));

@@ -30,6 +30,13 @@ pub(crate) fn quiet_world(tabs: usize, lifetime: i64) -> Rc<World> {
     w
 }
 
+/// The same in a browser that offers `browser`, with tokens of 300 s.
+pub(crate) fn quiet_world_of(tabs: usize, browser: Browser) -> Rc<World> {
+    let w = signed_in_world_of(tabs, 300, 0, browser);
+    w.exec.run(1000.0, || {});
+    w
+}
+
 /// `tabs` tabs without faults, 8 ms of lag, tokens of `lifetime` s and
 /// the server's `grace`; tab 0 has just signed in u1.
 pub(crate) fn signed_in_world(tabs: usize, lifetime: i64, grace: i64) -> Rc<World> {
@@ -372,8 +379,7 @@ fn a_page_opened_with_a_pending_revocation_sends_it_whether_or_not_it_names_the_
 
 #[test]
 fn without_web_locks_a_holder_gone_without_a_word_delays_the_others_once() {
-    let w = signed_in_world_of(3, 300, 0, Browser::NoLocks);
-    w.exec.run(1000.0, || {});
+    let w = quiet_world_of(3, Browser::NoLocks);
     // Tab 1 takes the lock; its request is held (a frozen page); then its
     // page dies without a word: no "free" ever comes.
     let (holder, other) = (w.tab(1), w.tab(0));
@@ -648,8 +654,7 @@ fn without_web_locks_two_calls_of_one_tab_hold_the_lock_one_after_the_other() {
     // at once (other tabs could not tell the two apart), and the second
     // goes on as soon as the first lets go.
     for delay in [100.0, 500.0] {
-        let w = signed_in_world_of(2, 300, 0, Browser::NoLocks);
-        w.exec.run(1000.0, || {});
+        let w = quiet_world_of(2, Browser::NoLocks);
         let tab = w.tab(0);
         let client = tab.client();
         // The refresh's request is held a while.
@@ -1040,8 +1045,7 @@ fn without_web_locks_a_pending_revocation_is_not_held_up_by_the_refresh_lock() {
     // Tab 0 holds the refresh lock (its request is held); tab 1 opens with
     // a pending revocation: the revocation lock is another lock, so it is
     // sent at once.
-    let w = signed_in_world_of(2, 300, 0, Browser::NoLocks);
-    w.exec.run(1000.0, || {});
+    let w = quiet_world_of(2, Browser::NoLocks);
     let rt = w.truth.borrow()[crate::world::REFRESH].clone();
     let holder = w.tab(0);
     holding_lock(&w, &holder, f64::INFINITY, 500.0);
@@ -1149,8 +1153,7 @@ fn without_web_locks_a_holder_that_never_lets_go_blocks_no_longer_than_the_lock_
     // Tab 0 holds the lock and answers every claim, but its request never
     // goes out. Tab 1 waits at most the lock wait (4 x the request timeout),
     // then goes on alone.
-    let w = signed_in_world_of(2, 300, 0, Browser::NoLocks);
-    w.exec.run(1000.0, || {});
+    let w = quiet_world_of(2, Browser::NoLocks);
     let holder = w.tab(0);
     holding_lock(&w, &holder, f64::INFINITY, 500.0);
     let client = w.tab(1).client();
@@ -1223,8 +1226,7 @@ fn without_web_locks_a_tab_waiting_on_a_holder_takes_the_lock_one_claim_window_a
     // meanwhile. Once the holder lets go, tab 1 claims for one claim
     // window, not for the longer window that gives a silent holder time to
     // answer a probe.
-    let w = signed_in_world_of(2, 300, 0, Browser::NoLocks);
-    w.exec.run(1000.0, || {});
+    let w = quiet_world_of(2, Browser::NoLocks);
     let holder = w.tab(0);
     holder.frozen_until.set(w.now() + 1_000.0);
     let released: Rc<Cell<f64>> = Rc::default();
