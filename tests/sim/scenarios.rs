@@ -494,13 +494,8 @@ fn another_apps_session_in_storage_is_never_handed_out_refreshed_or_cleared() {
         "sub": "u9", "iat": 1, "exp": 4_102_444_800i64, "aud": [crate::world::ORIGIN, "app2"],
     }));
     let tab = w.tab(0);
-    for (key, value) in [
-        (crate::world::AUTH, &other),
-        (crate::world::REFRESH, &"rt-app2".into()),
-    ] {
-        w.truth.borrow_mut().insert(key.into(), value.clone());
-        tab.view.borrow_mut().insert(key.into(), value.clone());
-    }
+    tab.set_stored(crate::world::AUTH, Some(&other));
+    tab.set_stored(crate::world::REFRESH, Some("rt-app2"));
     tab.open();
     let call = tab.get_auth_token();
     let (token, _) = timed(&w, call);
@@ -919,13 +914,8 @@ fn a_sign_in_revokes_the_replaced_session_where_it_was_issued() {
     let other = crate::world::fake_jwt(&serde_json::json!({
         "sub": "u9", "iat": 1, "exp": 4_102_444_800i64, "aud": [crate::world::ORIGIN, "app2"],
     }));
-    for (key, value) in [
-        (crate::world::AUTH, other),
-        (crate::world::REFRESH, "rt-app2".into()),
-    ] {
-        w.truth.borrow_mut().insert(key.into(), value.clone());
-        tab.view.borrow_mut().insert(key.into(), value);
-    }
+    tab.set_stored(crate::world::AUTH, Some(&other));
+    tab.set_stored(crate::world::REFRESH, Some("rt-app2"));
     sign_in(&w, &tab, "u3");
     w.exec.run(5_000.0, || {});
     let at_app2 = format!(
@@ -987,16 +977,9 @@ fn an_expired_token_without_a_refresh_token_ends_the_session_once() {
     let stale = crate::world::fake_jwt(&serde_json::json!({
         "sub": "u1", "iat": 1, "exp": 2, "aud": [crate::world::ORIGIN, crate::world::APP],
     }));
-    for key in [crate::world::REFRESH, crate::world::END] {
-        w.truth.borrow_mut().remove(key);
-        tab.view.borrow_mut().remove(key);
-    }
-    w.truth
-        .borrow_mut()
-        .insert(crate::world::AUTH.into(), stale.clone());
-    tab.view
-        .borrow_mut()
-        .insert(crate::world::AUTH.into(), stale);
+    tab.set_stored(crate::world::REFRESH, None);
+    tab.set_stored(crate::world::END, None);
+    tab.set_stored(crate::world::AUTH, Some(&stale));
     tab.open();
     let call = tab.get_auth_token();
     let (token, _) = timed(&w, call);
@@ -1199,9 +1182,7 @@ fn a_sign_out_revokes_the_stored_session_before_its_event_arrives() {
         (crate::world::AUTH, "auth_token"),
         (crate::world::REFRESH, "refresh_token"),
     ] {
-        let value = pair[field].as_str().expect("a token").to_string();
-        w.truth.borrow_mut().insert(key.into(), value.clone());
-        tab.view.borrow_mut().insert(key.into(), value);
+        tab.set_stored(key, Some(pair[field].as_str().expect("a token")));
     }
     let client = tab.client();
     let (_, _) = timed(&w, client.sign_out());
@@ -1336,16 +1317,7 @@ fn a_forced_refresh_without_a_refresh_token_clears_only_a_session_whose_end_pass
             (crate::world::END, end_s.map(|s: i64| s.to_string())),
         ];
         for (key, value) in stored {
-            match value {
-                Some(v) => {
-                    w.truth.borrow_mut().insert(key.into(), v.clone());
-                    tab.view.borrow_mut().insert(key.into(), v);
-                }
-                None => {
-                    w.truth.borrow_mut().remove(key);
-                    tab.view.borrow_mut().remove(key);
-                }
-            }
+            tab.set_stored(key, value.as_deref());
         }
         tab.open();
         let client = tab.client();
@@ -1375,9 +1347,7 @@ fn a_revocation_the_server_confirms_or_does_not_know_leaves_nothing_pending() {
         let w = quiet_world(1, 300);
         let tab = w.tab(0);
         if !known {
-            for view in [&mut *w.truth.borrow_mut(), &mut *tab.view.borrow_mut()] {
-                view.insert(crate::world::REFRESH.into(), "rt-unknown".into());
-            }
+            tab.set_stored(crate::world::REFRESH, Some("rt-unknown"));
             tab.open();
         }
         let client = tab.client();

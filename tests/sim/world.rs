@@ -241,6 +241,19 @@ pub struct Tab {
 }
 
 impl Tab {
+    /// Sets `key` in the browser's storage and in this tab's copy at once
+    /// (`None` removes it): a write already visible here whose storage
+    /// event has not arrived, or a page's storage before it opens.
+    pub fn set_stored(&self, key: &str, value: Option<&str>) {
+        let world = self.world();
+        for view in [&mut *world.truth.borrow_mut(), &mut *self.view.borrow_mut()] {
+            match value {
+                Some(v) => view.insert(key.into(), v.into()),
+                None => view.remove(key),
+            };
+        }
+    }
+
     fn world(&self) -> Rc<World> {
         self.world.upgrade().expect("the world outlives its tabs")
     }
