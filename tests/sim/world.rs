@@ -683,7 +683,8 @@ impl SimStore {
     }
 }
 
-/// A store whose every answer comes later (in the executor's next turn).
+/// A store whose every answer is a future (`Io::Later`), as an app's store
+/// whose methods return promises: the client must await each one.
 struct Later(SimStore);
 
 fn later<T: 'static>(io: Io<T>) -> Io<T> {
